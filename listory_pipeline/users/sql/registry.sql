@@ -1,0 +1,57 @@
+-- name: create_users
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,
+    display_name TEXT,
+    timezone TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'revoked', 'disabled')),
+    status_reason TEXT,
+    refresh_token_enc BLOB,
+    refresh_token_issued_at TEXT,
+    app_client_id TEXT,
+    app_client_secret_enc BLOB,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)
+
+-- name: upsert_user
+INSERT INTO users (user_id, display_name, timezone, status, status_reason, refresh_token_enc,
+                   refresh_token_issued_at, created_at, updated_at)
+VALUES (:user_id, :display_name, :timezone, 'active', NULL, :refresh_token_enc, :now, :now, :now)
+ON CONFLICT (user_id) DO UPDATE SET
+    display_name = COALESCE(excluded.display_name, users.display_name),
+    status = 'active',
+    status_reason = NULL,
+    refresh_token_enc = excluded.refresh_token_enc,
+    refresh_token_issued_at = excluded.refresh_token_issued_at,
+    updated_at = excluded.updated_at
+
+-- name: select_users
+SELECT user_id, display_name, timezone, status, status_reason, refresh_token_issued_at,
+       app_client_id, created_at, updated_at
+FROM users
+ORDER BY user_id
+
+-- name: select_user
+SELECT user_id, display_name, timezone, status, status_reason, refresh_token_issued_at,
+       app_client_id, created_at, updated_at
+FROM users
+WHERE user_id = :user_id
+
+-- name: select_refresh_token
+SELECT refresh_token_enc FROM users WHERE user_id = :user_id
+
+-- name: update_refresh_token
+UPDATE users
+SET refresh_token_enc = :refresh_token_enc, refresh_token_issued_at = :now, updated_at = :now
+WHERE user_id = :user_id
+
+-- name: update_status
+UPDATE users
+SET status = :status, status_reason = :status_reason, updated_at = :now
+WHERE user_id = :user_id
+
+-- name: update_timezone
+UPDATE users SET timezone = :timezone, updated_at = :now WHERE user_id = :user_id
+
+-- name: delete_user
+DELETE FROM users WHERE user_id = :user_id

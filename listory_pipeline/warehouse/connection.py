@@ -1,0 +1,124 @@
+"""Opening the DuckDB warehouse: bounded waiting on the file lock, migrations, counted writes.
+
+DuckDB admits one process with the file open for writing; any other process,
+reader or writer, gets an IOException. A writer that finds the file locked waits
+and retries within a budget, then fails with a message that names the file, so
+the landed pulls simply wait for the next load.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import duckdb
+
+from listory_pipeline.warehouse.migrations import apply_migrations
+
+
+_PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+def bind(sql: str, params: Any) -> Any:
+    """Only the named parameters a statement uses: DuckDB rejects extra ones."""
+    if not isinstance(params, dict):
+        return params
+    wanted = set(_PARAMETER.findall(sql))
+    return {name: value for name, value in params.items() if name in wanted}
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process held the DuckDB file for longer than the wait budget."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def connect_with_retry(
+    path: Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = 120.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = clock() + wait_seconds
+    delay = 0.05
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise WarehouseLockedError(
+                    f"the warehouse {path} stayed locked by another process for "
+                    f"{wait_seconds:.0f} s ({attempts} attempts); landed pulls wait for the next load"
+                ) from exc
+            sleep(min(delay * (1 + random.random()), remaining))
+            delay = min(delay * 2, 2.0)
+
+
+@dataclass
+class StatementCounter:
+    """Counts write statements by table, the figure the load promises to keep constant."""
+
+    by_table: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str) -> None:
+        self.by_table[table] = self.by_table.get(table, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_table.values())
+
+
+class Warehouse:
+    """A migrated read-write connection plus a counter of the writes made through it."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+        self.writes = StatementCounter()
+
+    def write(self, table: str, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+        self.writes.add(table)
+        return self.conn.execute(sql, bind(sql, params)) if params is not None else self.conn.execute(sql)
+
+    def read(self, sql: str, params: Any = None) -> list[tuple]:
+        cursor = self.conn.execute(sql, bind(sql, params)) if params is not None else self.conn.execute(sql)
+        return cursor.fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator["Warehouse"]:
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+
+@contextmanager
+def open_warehouse(path: Path, *, wait_seconds: float = 120.0) -> Iterator[Warehouse]:
+    """A read-write, migrated warehouse; the connection closes (and the lock frees) on exit."""
+    conn = connect_with_retry(path, wait_seconds=wait_seconds)
+    try:
+        apply_migrations(conn)
+        yield Warehouse(conn)
+    finally:
+        conn.close()

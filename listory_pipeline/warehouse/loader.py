@@ -1,0 +1,190 @@
+"""Loading landed pulls into `core.*`: one transaction, one statement per table.
+
+The loader reads every landed pull of a user that the warehouse has not recorded
+in `meta.loaded_pulls`, parses them in Python (cheap: 50 plays a pull), merges
+the rows across pulls, then writes each table with a single set-based statement.
+Listens are keyed on (user_id, track_id, played_at), so a pull loaded twice, or
+two overlapping pulls, store each play once. Malformed pulls are recorded as
+rejected, with the reason, and stay untouched in the landing zone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from listory_pipeline.landing.store import LandedPull, LandingError, LandingZone, read_pull
+from listory_pipeline.sqlfiles import sql_file
+from listory_pipeline.warehouse.connection import Warehouse
+from listory_pipeline.warehouse.parse import MalformedPullError, ParsedPull, parse_recently_played
+
+_SQL = sql_file(__file__, "load.sql")
+RECENTLY_PLAYED_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """What `core.users` mirrors from the registry: never a token."""
+
+    user_id: str
+    display_name: str | None
+    timezone: str
+    status: str
+
+
+@dataclass
+class LoadResult:
+    user_id: str
+    pulls_loaded: int = 0
+    pulls_rejected: list[tuple[str, str]] = field(default_factory=list)
+    plays_in_pulls: int = 0
+    new_listens: int = 0
+    newest_played_at: datetime | None = None
+    possible_gap: bool = False
+    write_statements: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def write_statement_count(self) -> int:
+        return sum(self.write_statements.values())
+
+
+def _json_rows(rows: list[dict[str, Any]]) -> str:
+    return json.dumps([{k: v for k, v in row.items() if not k.endswith("_dt")} for row in rows])
+
+
+def detect_gap(previous_newest: datetime | None, pulls: list[ParsedPull]) -> bool:
+    """A full pull whose every play is newer than all we had means plays in between may be lost.
+
+    Spotify keeps only the last 50 plays: if a user who already has stored
+    listens shows 50 plays all newer than the newest stored one, the plays
+    between them fell out of the window before we asked.
+    """
+    newest = previous_newest
+    gap = False
+    for pull in pulls:
+        played = pull.played_at_values
+        if not played:
+            continue
+        if newest is not None and pull.item_count >= RECENTLY_PLAYED_LIMIT and min(played) > newest:
+            gap = True
+        newest = max(played) if newest is None else max(newest, max(played))
+    return gap
+
+
+def _merge(pulls: list[ParsedPull], attribute: str, key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows of all pulls, one per key; a later pull's catalog data wins."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for pull in pulls:
+        for row in getattr(pull, attribute):
+            merged[tuple(row[k] for k in key)] = row
+    return list(merged.values())
+
+
+def pending_pulls(warehouse: Warehouse, landing: LandingZone, user_id: str) -> list[LandedPull]:
+    """Landed pulls not yet loaded or rejected, starting at the user's watermark day."""
+    row = warehouse.read(_SQL["select_watermark"], {"user_id": user_id})
+    since_day: date | None = row[0][0] if row else None
+    candidates = list(landing.pulls(user_id, since_day=since_day))
+    if not candidates:
+        return []
+    since = datetime.combine(since_day or date.min, datetime.min.time(), tzinfo=timezone.utc)
+    done = {
+        pull_id
+        for (pull_id,) in warehouse.read(_SQL["select_loaded_pull_ids"], {"user_id": user_id, "since": since})
+    }
+    return [pull for pull in candidates if pull.pull_id not in done]
+
+
+def load_user_pulls(
+    warehouse: Warehouse,
+    landing: LandingZone,
+    user: UserRow,
+    *,
+    now: datetime | None = None,
+) -> LoadResult:
+    """Load every pending pull of one user in a single transaction."""
+    now = now or datetime.now(timezone.utc)
+    result = LoadResult(user_id=user.user_id)
+    before = dict(warehouse.writes.by_table)
+    with warehouse.transaction():
+        pending = pending_pulls(warehouse, landing, user.user_id)
+        parsed: list[ParsedPull] = []
+        outcomes: list[dict[str, Any]] = []
+        for pull in pending:
+            try:
+                document = read_pull(pull.path)
+                if document["user_id"] != user.user_id:
+                    raise MalformedPullError(
+                        f"pull {pull.pull_id} belongs to {document['user_id']!r}, not {user.user_id!r}"
+                    )
+                one = parse_recently_played(
+                    document["payload"], pull_id=pull.pull_id, user_id=user.user_id, fetched_at=pull.fetched_at
+                )
+            except (MalformedPullError, LandingError) as exc:
+                result.pulls_rejected.append((pull.pull_id, str(exc)))
+                outcomes.append(_outcome(pull, 0, "rejected", str(exc)))
+                continue
+            parsed.append(one)
+            outcomes.append(_outcome(pull, len(one.listens), "loaded", None))
+        previous_newest_rows = warehouse.read(_SQL["select_newest_played_at"], {"user_id": user.user_id})
+        previous_newest = previous_newest_rows[0][0] if previous_newest_rows else None
+        result.possible_gap = detect_gap(previous_newest, parsed)
+        result.pulls_loaded = len(parsed)
+        result.plays_in_pulls = sum(len(p.listens) for p in parsed)
+        newest = [max(p.played_at_values) for p in parsed if p.listens]
+        result.newest_played_at = max([*newest, *([previous_newest] if previous_newest else [])], default=None)
+
+        params = {"now": now}
+        warehouse.write(
+            "core.users",
+            _SQL["upsert_users"],
+            {**params, "rows": json.dumps([user.__dict__])},
+        )
+        if parsed:
+            for table, statement, attribute, key in (
+                ("core.albums", "upsert_albums", "albums", ("album_id",)),
+                ("core.artists", "upsert_artists", "artists", ("artist_id",)),
+                ("core.tracks", "upsert_tracks", "tracks", ("track_id",)),
+                ("core.track_artists", "insert_track_artists", "track_artists", ("track_id", "artist_id")),
+                ("core.album_artists", "insert_album_artists", "album_artists", ("album_id", "artist_id")),
+            ):
+                rows = _merge(parsed, attribute, key)
+                if rows:
+                    warehouse.write(table, _SQL[statement], {**params, "rows": _json_rows(rows)})
+            listens = _merge(parsed, "listens", ("track_id", "played_at"))
+            if listens:
+                inserted = warehouse.write(
+                    "core.listens", _SQL["insert_listens"], {**params, "rows": _json_rows(listens)}
+                ).fetchone()
+                result.new_listens = int(inserted[0]) if inserted else 0
+        if outcomes:
+            warehouse.write(
+                "meta.loaded_pulls", _SQL["insert_loaded_pulls"], {**params, "rows": json.dumps(outcomes)}
+            )
+            # Everything up to now is recorded, so later loads can start listing at today's folder.
+            today = now.astimezone(timezone.utc).date()
+            newest_pending_day = max(p.fetched_at.date() for p in pending)
+            warehouse.write(
+                "meta.landing_watermarks",
+                _SQL["upsert_watermark"],
+                {"user_id": user.user_id, "day": min(today, newest_pending_day) - timedelta(days=1)},
+            )
+    result.write_statements = {
+        table: count - before.get(table, 0)
+        for table, count in warehouse.writes.by_table.items()
+        if count - before.get(table, 0)
+    }
+    return result
+
+
+def _outcome(pull: LandedPull, play_count: int, outcome: str, error: str | None) -> dict[str, Any]:
+    return {
+        "pull_id": pull.pull_id,
+        "user_id": pull.user_id,
+        "fetched_at": pull.fetched_at.isoformat(),
+        "play_count": play_count,
+        "outcome": outcome,
+        "error": error,
+    }

@@ -1,0 +1,168 @@
+"""Turning a landed recently-played answer into warehouse rows.
+
+Spotify's play-history items carry the full track, its simplified album and its
+simplified artists, so the catalog comes free with every pull. Each item is
+checked for the fields the warehouse needs; a pull that lacks one is rejected
+whole with a message naming the item and field, and nothing of it is stored.
+Local files (no Spotify id) are skipped and counted, not rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+class MalformedPullError(ValueError):
+    """A landed answer does not have the shape of Spotify's play history."""
+
+
+@dataclass
+class ParsedPull:
+    pull_id: str
+    user_id: str
+    fetched_at: datetime
+    listens: list[dict[str, Any]] = field(default_factory=list)
+    tracks: list[dict[str, Any]] = field(default_factory=list)
+    albums: list[dict[str, Any]] = field(default_factory=list)
+    artists: list[dict[str, Any]] = field(default_factory=list)
+    track_artists: list[dict[str, Any]] = field(default_factory=list)
+    album_artists: list[dict[str, Any]] = field(default_factory=list)
+    item_count: int = 0
+    skipped_local: int = 0
+
+    @property
+    def played_at_values(self) -> list[datetime]:
+        return [listen["played_at_dt"] for listen in self.listens]
+
+
+def _require(container: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(container, dict) or key not in container or container[key] is None:
+        raise MalformedPullError(f"{where}.{key} is missing")
+    value = container[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise MalformedPullError(f"{where}.{key} has type {type(value).__name__}, expected {kind}")
+    if isinstance(value, str) and not value.strip():
+        raise MalformedPullError(f"{where}.{key} is empty")
+    return value
+
+
+def _optional(container: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = container.get(key)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    return None
+
+
+def parse_played_at(raw: str, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise MalformedPullError(f"{where}.played_at {raw!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise MalformedPullError(f"{where}.played_at {raw!r} has no time zone")
+    return moment.astimezone(timezone.utc)
+
+
+def _first_image(obj: dict[str, Any]) -> str | None:
+    images = obj.get("images")
+    if isinstance(images, list) and images and isinstance(images[0], dict):
+        url = images[0].get("url")
+        return url if isinstance(url, str) else None
+    return None
+
+
+def _artist_row(artist: dict[str, Any], where: str) -> dict[str, Any]:
+    return {
+        "artist_id": _require(artist, "id", where, str),
+        "name": _require(artist, "name", where, str),
+        "uri": _optional(artist, "uri", str),
+    }
+
+
+def parse_recently_played(
+    payload: Any, *, pull_id: str, user_id: str, fetched_at: datetime
+) -> ParsedPull:
+    """Rows for every table a pull touches, deduplicated within the pull."""
+    if not isinstance(payload, dict):
+        raise MalformedPullError(f"pull {pull_id}: the answer is not a JSON object")
+    items = payload.get("items")
+    if not isinstance(items, list):
+        raise MalformedPullError(f"pull {pull_id}: the answer has no 'items' list")
+    parsed = ParsedPull(pull_id=pull_id, user_id=user_id, fetched_at=fetched_at, item_count=len(items))
+    tracks: dict[str, dict[str, Any]] = {}
+    albums: dict[str, dict[str, Any]] = {}
+    artists: dict[str, dict[str, Any]] = {}
+    track_artists: dict[tuple[str, str], dict[str, Any]] = {}
+    album_artists: dict[tuple[str, str], dict[str, Any]] = {}
+    listens: dict[tuple[str, datetime], dict[str, Any]] = {}
+    for index, item in enumerate(items):
+        where = f"pull {pull_id}: items[{index}]"
+        if not isinstance(item, dict):
+            raise MalformedPullError(f"{where} is not an object")
+        track = _require(item, "track", where, dict)
+        played_at = parse_played_at(_require(item, "played_at", where, str), where)
+        if track.get("is_local") or track.get("id") is None:
+            parsed.skipped_local += 1
+            continue
+        track_where = f"{where}.track"
+        track_id = _require(track, "id", track_where, str)
+        album = _require(track, "album", track_where, dict)
+        album_where = f"{track_where}.album"
+        album_id = _require(album, "id", album_where, str)
+        track_artist_list = _require(track, "artists", track_where, list)
+        if not track_artist_list:
+            raise MalformedPullError(f"{track_where}.artists is empty")
+        tracks[track_id] = {
+            "track_id": track_id,
+            "name": _require(track, "name", track_where, str),
+            "duration_ms": _require(track, "duration_ms", track_where, int),
+            "album_id": album_id,
+            "disc_number": _optional(track, "disc_number", int),
+            "track_number": _optional(track, "track_number", int),
+            "explicit": _optional(track, "explicit", bool),
+            "popularity": _optional(track, "popularity", int),
+            "isrc": _optional(track.get("external_ids") or {}, "isrc", str),
+            "uri": _optional(track, "uri", str),
+        }
+        albums[album_id] = {
+            "album_id": album_id,
+            "name": _require(album, "name", album_where, str),
+            "album_type": _optional(album, "album_type", str),
+            "release_date": _optional(album, "release_date", str),
+            "release_date_precision": _optional(album, "release_date_precision", str),
+            "total_tracks": _optional(album, "total_tracks", int),
+            "image_url": _first_image(album),
+            "uri": _optional(album, "uri", str),
+        }
+        for position, artist in enumerate(track_artist_list):
+            row = _artist_row(artist, f"{track_where}.artists[{position}]")
+            artists.setdefault(row["artist_id"], row)
+            track_artists.setdefault(
+                (track_id, row["artist_id"]),
+                {"track_id": track_id, "artist_id": row["artist_id"], "position": position},
+            )
+        for position, artist in enumerate(album.get("artists") or []):
+            row = _artist_row(artist, f"{album_where}.artists[{position}]")
+            artists.setdefault(row["artist_id"], row)
+            album_artists.setdefault(
+                (album_id, row["artist_id"]),
+                {"album_id": album_id, "artist_id": row["artist_id"], "position": position},
+            )
+        context = item.get("context")
+        listens[(track_id, played_at)] = {
+            "user_id": user_id,
+            "played_at": played_at.isoformat(),
+            "played_at_dt": played_at,
+            "track_id": track_id,
+            "context_uri": _optional(context, "uri", str) if isinstance(context, dict) else None,
+            "pull_id": pull_id,
+        }
+    parsed.listens = list(listens.values())
+    parsed.tracks = list(tracks.values())
+    parsed.albums = list(albums.values())
+    parsed.artists = list(artists.values())
+    parsed.track_artists = list(track_artists.values())
+    parsed.album_artists = list(album_artists.values())
+    return parsed

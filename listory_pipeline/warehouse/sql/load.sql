@@ -1,0 +1,119 @@
+-- Set-based load of landed pulls: each statement takes all rows of one table as
+-- one JSON parameter ($rows), so the statement count does not grow with plays.
+
+-- name: select_loaded_pull_ids
+SELECT pull_id FROM meta.loaded_pulls WHERE user_id = $user_id AND fetched_at >= $since
+
+-- name: select_watermark
+SELECT first_open_day FROM meta.landing_watermarks WHERE user_id = $user_id
+
+-- name: select_newest_played_at
+SELECT max(played_at) FROM core.listens WHERE user_id = $user_id
+
+-- name: upsert_users
+INSERT INTO core.users (user_id, display_name, timezone, status, updated_at)
+SELECT user_id, display_name, timezone, status, $now
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"user_id":"VARCHAR","display_name":"VARCHAR","timezone":"VARCHAR","status":"VARCHAR"}]'),
+    recursive := true))
+ON CONFLICT (user_id) DO UPDATE SET
+    display_name = excluded.display_name,
+    timezone = excluded.timezone,
+    status = excluded.status,
+    updated_at = excluded.updated_at
+WHERE core.users.display_name IS DISTINCT FROM excluded.display_name
+   OR core.users.timezone IS DISTINCT FROM excluded.timezone
+   OR core.users.status IS DISTINCT FROM excluded.status
+
+-- name: upsert_albums
+INSERT INTO core.albums (album_id, name, album_type, release_date, release_date_precision,
+                         total_tracks, image_url, uri, first_seen_at, updated_at)
+SELECT album_id, name, album_type, release_date, release_date_precision, total_tracks, image_url, uri, $now, $now
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"album_id":"VARCHAR","name":"VARCHAR","album_type":"VARCHAR","release_date":"VARCHAR",
+       "release_date_precision":"VARCHAR","total_tracks":"INTEGER","image_url":"VARCHAR","uri":"VARCHAR"}]'),
+    recursive := true))
+ON CONFLICT (album_id) DO UPDATE SET
+    name = excluded.name,
+    album_type = coalesce(excluded.album_type, core.albums.album_type),
+    release_date = coalesce(excluded.release_date, core.albums.release_date),
+    release_date_precision = coalesce(excluded.release_date_precision, core.albums.release_date_precision),
+    total_tracks = coalesce(excluded.total_tracks, core.albums.total_tracks),
+    image_url = coalesce(excluded.image_url, core.albums.image_url),
+    uri = coalesce(excluded.uri, core.albums.uri),
+    updated_at = excluded.updated_at
+WHERE core.albums.name IS DISTINCT FROM excluded.name
+   OR core.albums.album_type IS DISTINCT FROM coalesce(excluded.album_type, core.albums.album_type)
+   OR core.albums.release_date IS DISTINCT FROM coalesce(excluded.release_date, core.albums.release_date)
+   OR core.albums.total_tracks IS DISTINCT FROM coalesce(excluded.total_tracks, core.albums.total_tracks)
+   OR core.albums.image_url IS DISTINCT FROM coalesce(excluded.image_url, core.albums.image_url)
+
+-- name: upsert_artists
+INSERT INTO core.artists (artist_id, name, uri, first_seen_at, updated_at)
+SELECT artist_id, name, uri, $now, $now
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"artist_id":"VARCHAR","name":"VARCHAR","uri":"VARCHAR"}]'), recursive := true))
+ON CONFLICT (artist_id) DO UPDATE SET
+    name = excluded.name,
+    uri = coalesce(excluded.uri, core.artists.uri),
+    updated_at = excluded.updated_at
+WHERE core.artists.name IS DISTINCT FROM excluded.name
+
+-- name: upsert_tracks
+INSERT INTO core.tracks (track_id, name, duration_ms, album_id, disc_number, track_number, explicit,
+                         popularity, isrc, uri, first_seen_at, updated_at)
+SELECT track_id, name, duration_ms, album_id, disc_number, track_number, explicit, popularity, isrc, uri, $now, $now
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"track_id":"VARCHAR","name":"VARCHAR","duration_ms":"INTEGER","album_id":"VARCHAR",
+       "disc_number":"INTEGER","track_number":"INTEGER","explicit":"BOOLEAN","popularity":"INTEGER",
+       "isrc":"VARCHAR","uri":"VARCHAR"}]'), recursive := true))
+ON CONFLICT (track_id) DO UPDATE SET
+    name = excluded.name,
+    duration_ms = excluded.duration_ms,
+    album_id = excluded.album_id,
+    disc_number = coalesce(excluded.disc_number, core.tracks.disc_number),
+    track_number = coalesce(excluded.track_number, core.tracks.track_number),
+    explicit = coalesce(excluded.explicit, core.tracks.explicit),
+    popularity = coalesce(excluded.popularity, core.tracks.popularity),
+    isrc = coalesce(excluded.isrc, core.tracks.isrc),
+    uri = coalesce(excluded.uri, core.tracks.uri),
+    updated_at = excluded.updated_at
+WHERE core.tracks.name IS DISTINCT FROM excluded.name
+   OR core.tracks.duration_ms IS DISTINCT FROM excluded.duration_ms
+   OR core.tracks.album_id IS DISTINCT FROM excluded.album_id
+   OR core.tracks.popularity IS DISTINCT FROM coalesce(excluded.popularity, core.tracks.popularity)
+
+-- name: insert_track_artists
+INSERT INTO core.track_artists (track_id, artist_id, position)
+SELECT track_id, artist_id, position
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"track_id":"VARCHAR","artist_id":"VARCHAR","position":"INTEGER"}]'), recursive := true))
+ON CONFLICT DO NOTHING
+
+-- name: insert_album_artists
+INSERT INTO core.album_artists (album_id, artist_id, position)
+SELECT album_id, artist_id, position
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"album_id":"VARCHAR","artist_id":"VARCHAR","position":"INTEGER"}]'), recursive := true))
+ON CONFLICT DO NOTHING
+
+-- name: insert_listens
+INSERT INTO core.listens (user_id, played_at, track_id, source, ms_played, context_uri, pull_id, loaded_at)
+SELECT user_id, played_at::TIMESTAMPTZ, track_id, 'recently_played', NULL, context_uri, pull_id, $now
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"user_id":"VARCHAR","played_at":"VARCHAR","track_id":"VARCHAR","context_uri":"VARCHAR","pull_id":"VARCHAR"}]'),
+    recursive := true))
+ON CONFLICT DO NOTHING
+
+-- name: insert_loaded_pulls
+INSERT INTO meta.loaded_pulls (pull_id, user_id, fetched_at, loaded_at, play_count, outcome, error)
+SELECT pull_id, user_id, fetched_at::TIMESTAMPTZ, $now, play_count, outcome, error
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"pull_id":"VARCHAR","user_id":"VARCHAR","fetched_at":"VARCHAR","play_count":"INTEGER",
+       "outcome":"VARCHAR","error":"VARCHAR"}]'), recursive := true))
+ON CONFLICT DO NOTHING
+
+-- name: upsert_watermark
+INSERT INTO meta.landing_watermarks (user_id, first_open_day)
+VALUES ($user_id, $day)
+ON CONFLICT (user_id) DO UPDATE SET first_open_day = excluded.first_open_day

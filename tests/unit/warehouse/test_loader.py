@@ -1,0 +1,129 @@
+"""The set-based, idempotent load of landed pulls into a real DuckDB file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import pytest
+
+from listory_pipeline.landing.store import LandingZone
+from listory_pipeline.warehouse.connection import open_warehouse
+from listory_pipeline.warehouse.loader import UserRow, load_user_pulls
+from tests.support.payloads import T0, play, plays_every, recently_played
+
+USER = UserRow("alice", "Alice", "Europe/Berlin", "active")
+
+
+@pytest.fixture()
+def landing(tmp_path):
+    return LandingZone(tmp_path / "landing")
+
+
+@pytest.fixture()
+def db_path(tmp_path):
+    return tmp_path / "warehouse.duckdb"
+
+
+def _load(db_path, landing, user=USER, now=None):
+    with open_warehouse(db_path) as warehouse:
+        return load_user_pulls(warehouse, landing, user, now=now or T0 + timedelta(hours=5))
+
+
+def _count(db_path, sql):
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def test_a_pull_becomes_listens_and_catalog(landing, db_path):
+    landing.land("alice", recently_played(plays_every(T0, 12)), fetched_at=T0 + timedelta(hours=1))
+    result = _load(db_path, landing)
+    assert result.new_listens == 12
+    assert result.pulls_loaded == 1
+    assert _count(db_path, "select count(*) from core.listens where user_id = 'alice'") == 12
+    assert _count(db_path, "select count(*) from core.tracks") == 10
+    assert _count(db_path, "select count(*) from core.artists") == 3
+    assert _count(db_path, "select count(*) from core.albums") == 1
+    assert _count(db_path, "select count(*) from core.listens where source = 'recently_played' and ms_played is null") == 12
+    assert _count(db_path, "select display_name from core.users where user_id = 'alice'") == "Alice"
+
+
+def test_loading_again_changes_nothing(landing, db_path):
+    landing.land("alice", recently_played(plays_every(T0, 20)), fetched_at=T0 + timedelta(hours=2))
+    _load(db_path, landing)
+    snapshot = _count(db_path, "select sum(hash(user_id, track_id, played_at)) from core.listens")
+    second = _load(db_path, landing)
+    assert second.new_listens == 0 and second.pulls_loaded == 0
+    assert _count(db_path, "select count(*) from core.listens") == 20
+    assert _count(db_path, "select sum(hash(user_id, track_id, played_at)) from core.listens") == snapshot
+
+
+def test_overlapping_and_out_of_order_pulls_store_each_play_once(landing, db_path):
+    plays = plays_every(T0, 30)
+    # Second pull overlaps the first and arrives shuffled, with one late play inside the old range.
+    landing.land("alice", recently_played(plays[:20]), fetched_at=T0 + timedelta(hours=2))
+    late = play("late", T0 + timedelta(minutes=10), artists=["ar9"])
+    shuffled = list(reversed(plays[10:])) + [late]
+    landing.land("alice", {"items": shuffled}, fetched_at=T0 + timedelta(hours=3))
+    result = _load(db_path, landing)
+    assert result.pulls_loaded == 2
+    assert result.new_listens == 31
+    assert _count(db_path, "select count(*) from core.listens") == 31
+
+
+def test_write_statements_do_not_grow_with_plays(landing, db_path, tmp_path):
+    counts = {}
+    for n in (1, 50, 5000):
+        zone = LandingZone(tmp_path / f"landing-{n}")
+        zone.land("alice", recently_played(plays_every(T0, n, minutes=1, tracks=max(1, n // 2))), fetched_at=T0 + timedelta(days=5))
+        with open_warehouse(tmp_path / f"w-{n}.duckdb") as warehouse:
+            result = load_user_pulls(warehouse, zone, USER, now=T0 + timedelta(days=5))
+        assert result.new_listens == n
+        counts[n] = result.write_statement_count
+        assert max(result.write_statements.values()) == 1
+    assert counts[1] == counts[50] == counts[5000]
+
+
+def test_a_malformed_pull_is_rejected_by_name_and_the_rest_loads(landing, db_path):
+    landing.land("alice", recently_played(plays_every(T0, 5)), fetched_at=T0 + timedelta(hours=1))
+    broken = recently_played(plays_every(T0 + timedelta(hours=2), 3))
+    del broken["items"][1]["track"]["album"]["id"]
+    bad = landing.land("alice", broken, fetched_at=T0 + timedelta(hours=3))
+    result = _load(db_path, landing)
+    assert result.new_listens == 5
+    assert [pull_id for pull_id, _ in result.pulls_rejected] == [bad.pull_id]
+    assert "items[1].track.album.id is missing" in result.pulls_rejected[0][1]
+    assert bad.path.exists()
+    # A rejected pull is not retried on every load.
+    assert _load(db_path, landing).pulls_rejected == []
+
+
+def test_possible_gap_when_a_full_pull_is_all_newer_than_what_we_have(landing, db_path):
+    landing.land("alice", recently_played(plays_every(T0, 10)), fetched_at=T0 + timedelta(hours=1))
+    assert _load(db_path, landing).possible_gap is False
+    landing.land("alice", recently_played(plays_every(T0 + timedelta(days=1), 50)), fetched_at=T0 + timedelta(days=2))
+    result = _load(db_path, landing, now=T0 + timedelta(days=2))
+    assert result.possible_gap is True
+    # Overlapping full pull: no gap.
+    landing.land("alice", recently_played(plays_every(T0 + timedelta(days=1, minutes=8), 50)), fetched_at=T0 + timedelta(days=2, hours=1))
+    assert _load(db_path, landing, now=T0 + timedelta(days=2, hours=1)).possible_gap is False
+
+
+def test_a_failed_load_leaves_the_warehouse_untouched_and_the_pull_pending(landing, db_path, monkeypatch):
+    landing.land("alice", recently_played(plays_every(T0, 7)), fetched_at=T0 + timedelta(hours=1))
+    import listory_pipeline.warehouse.loader as loader
+
+    original = loader._merge
+
+    def exploding(pulls, attribute, key):
+        if attribute == "listens":
+            raise RuntimeError("disk full")
+        return original(pulls, attribute, key)
+
+    monkeypatch.setattr(loader, "_merge", exploding)
+    with pytest.raises(RuntimeError, match="disk full"):
+        _load(db_path, landing)
+    assert _count(db_path, "select count(*) from core.tracks") == 0
+    assert _count(db_path, "select count(*) from meta.loaded_pulls") == 0
+    monkeypatch.setattr(loader, "_merge", original)
+    assert _load(db_path, landing).new_listens == 7
