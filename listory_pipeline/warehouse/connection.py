@@ -81,6 +81,17 @@ class StatementCounter:
     def add(self, table: str) -> None:
         self.by_table[table] = self.by_table.get(table, 0) + 1
 
+    def snapshot(self) -> dict[str, int]:
+        return dict(self.by_table)
+
+    def since(self, snapshot: dict[str, int]) -> dict[str, int]:
+        """Writes made after `snapshot`, by table."""
+        return {
+            table: count - snapshot.get(table, 0)
+            for table, count in self.by_table.items()
+            if count != snapshot.get(table, 0)
+        }
+
     @property
     def total(self) -> int:
         return sum(self.by_table.values())

@@ -107,7 +107,7 @@ def load_user_pulls(
     """Load every pending pull of one user in a single transaction."""
     now = now or datetime.now(timezone.utc)
     result = LoadResult(user_id=user.user_id)
-    before = dict(warehouse.writes.by_table)
+    before = warehouse.writes.snapshot()
     with warehouse.transaction():
         pending = pending_pulls(warehouse, landing, user.user_id)
         parsed: list[ParsedPull] = []
@@ -171,11 +171,7 @@ def load_user_pulls(
                 _SQL["upsert_watermark"],
                 {"user_id": user.user_id, "day": min(today, newest_pending_day) - timedelta(days=1)},
             )
-    result.write_statements = {
-        table: count - before.get(table, 0)
-        for table, count in warehouse.writes.by_table.items()
-        if count - before.get(table, 0)
-    }
+    result.write_statements = warehouse.writes.since(before)
     return result
 
 

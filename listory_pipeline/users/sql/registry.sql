@@ -55,3 +55,21 @@ UPDATE users SET timezone = :timezone, updated_at = :now WHERE user_id = :user_i
 
 -- name: delete_user
 DELETE FROM users WHERE user_id = :user_id
+
+-- name: create_access_tokens
+CREATE TABLE IF NOT EXISTS access_tokens (
+    cache_key TEXT PRIMARY KEY,
+    token_enc BLOB NOT NULL,
+    expires_at TEXT NOT NULL
+)
+
+-- name: select_access_token
+SELECT token_enc, expires_at FROM access_tokens WHERE cache_key = :cache_key
+
+-- name: upsert_access_token
+INSERT INTO access_tokens (cache_key, token_enc, expires_at)
+VALUES (:cache_key, :token_enc, :expires_at)
+ON CONFLICT (cache_key) DO UPDATE SET token_enc = excluded.token_enc, expires_at = excluded.expires_at
+
+-- name: delete_access_token
+DELETE FROM access_tokens WHERE cache_key = :cache_key

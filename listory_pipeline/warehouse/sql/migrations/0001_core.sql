@@ -110,5 +110,8 @@ CREATE TABLE meta.landing_watermarks (
 CREATE TABLE meta.enrichment_state (
     app_key VARCHAR PRIMARY KEY,
     genres_unavailable_until TIMESTAMPTZ,
+    -- catalog kinds whose several-ids endpoint this app was refused, and when that was last seen
+    bulk_refused_kinds VARCHAR[] NOT NULL DEFAULT [],
+    bulk_checked_at TIMESTAMPTZ,
     updated_at TIMESTAMPTZ NOT NULL
 );

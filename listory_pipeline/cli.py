@@ -1,0 +1,282 @@
+"""The `listory` command: demo, crawl, users, simulator, sql.
+
+Each subcommand is a small function over the same building blocks the Dagster
+code location uses (`runtime`, `crawl`, the registry), so the CLI and the UI
+never disagree about where data lives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from listory_pipeline.settings import ConfigError, load_settings
+from listory_pipeline.texttable import format_table
+
+
+# The per-step DEBUG lines belong in the Dagster UI; the terminal gets warnings and the summary.
+_QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _execute_crawls(settings, user_ids: list[str]) -> list[tuple[str, bool, dict]]:
+    """Run crawl_user_job once per user on the embedded instance, so runs show in the UI later."""
+    from dagster import DagsterInstance
+
+    from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.definitions import defs
+    from listory_pipeline.defs.partitions import spotify_users
+
+    ensure_dagster_home(settings)
+    job = defs.resolve_job_def("crawl_user_job")
+    outcomes = []
+    with DagsterInstance.get() as instance:
+        known = set(instance.get_dynamic_partitions(spotify_users.name))
+        missing = [u for u in user_ids if u not in known]
+        if missing:
+            instance.add_dynamic_partitions(spotify_users.name, missing)
+        for index, user_id in enumerate(user_ids, start=1):
+            print(f"[{index}/{len(user_ids)}] crawling {user_id} ...", flush=True)
+            result = job.execute_in_process(
+                instance=instance, partition_key=user_id, raise_on_error=False, run_config=_QUIET_RUN_CONFIG
+            )
+            metadata = {}
+            for event in result.all_events:
+                materialization = event.event_specific_data.materialization if event.is_step_materialization else None
+                if materialization is not None:
+                    for key, value in materialization.metadata.items():
+                        metadata[f"{materialization.asset_key.to_user_string()}:{key}"] = value.value
+            if not result.success:
+                for event in result.all_events:
+                    if event.is_failure and event.step_failure_data is not None:
+                        print(f"    failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+            outcomes.append((user_id, result.success, metadata))
+    return outcomes
+
+
+def _print_summary(settings) -> None:
+    from listory_pipeline.warehouse.summary import summarize
+
+    summary = summarize(settings.warehouse_path)
+    print()
+    print(f"Warehouse: {settings.warehouse_path}")
+    print(
+        format_table(
+            ["user", "name", "status", "time zone", "listens", "first play (UTC)", "newest play (UTC)"],
+            [(u, n, s, tz, c, f and f"{f:%Y-%m-%d %H:%M}", m and f"{m:%Y-%m-%d %H:%M}") for u, n, s, tz, c, f, m in summary.per_user],
+        )
+    )
+    catalog = summary.catalog
+    print(
+        f"\nCatalog: {catalog['tracks']} tracks, {catalog['albums']} albums, {catalog['artists']} artists "
+        f"({catalog['artists_checked']} checked for genres), {catalog['genres']} genres"
+    )
+    print("\nNewest listens:")
+    print(format_table(["played at (UTC)", "user", "track", "artists"], [(f"{p:%Y-%m-%d %H:%M:%S}", u, t, a) for p, u, t, a in summary.newest]))
+
+
+def cmd_demo(args) -> int:
+    settings = load_settings()
+    if not settings.uses_simulator:
+        print("demo runs against the built-in simulator: unset SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET, or use `listory crawl`.", file=sys.stderr)
+        return 2
+    from listory_pipeline import runtime
+
+    print(f"LISTORY_HOME: {settings.home}")
+    print("Spotify: built-in simulator" + (f" at {settings.simulator_url}" if settings.simulator_url else " (embedded)"))
+    registry = runtime.user_registry(settings)
+    accounts = runtime.simulator_accounts(settings)[: args.users]
+    for account in accounts:
+        registry.register(
+            account["user_id"], account["refresh_token"], display_name=account["display_name"], timezone_name=account["timezone"]
+        )
+    print(f"Registered {len(accounts)} simulated users: {', '.join(a['user_id'] for a in accounts)}")
+    outcomes = _execute_crawls(settings, [a["user_id"] for a in accounts])
+    print()
+    print(
+        format_table(
+            ["user", "crawl", "plays in pull", "new listens", "spotify requests", "possible gap"],
+            [
+                (
+                    user_id,
+                    "ok" if ok else "FAILED",
+                    meta.get("landing/recently_played:plays_in_pull"),
+                    meta.get("core/listens:new_listens"),
+                    (meta.get("landing/recently_played:spotify_requests_total") or 0)
+                    + (meta.get("core/artist_genres:spotify_requests_total") or 0),
+                    meta.get("core/listens:possible_gap"),
+                )
+                for user_id, ok, meta in outcomes
+            ],
+        )
+    )
+    _print_summary(settings)
+    print("\nQuery it:  uv run listory sql \"select * from core.listens limit 10\"")
+    print("See it:    uv run listory ui   (Dagster UI on http://127.0.0.1:3000)")
+    return 0 if all(ok for _, ok, _ in outcomes) else 1
+
+
+def cmd_crawl(args) -> int:
+    settings = load_settings()
+    from listory_pipeline import runtime
+
+    users = runtime.user_registry(settings).list()
+    wanted = args.user or [u.user_id for u in users if u.status == "active"]
+    unknown = sorted(set(wanted) - {u.user_id for u in users})
+    if unknown:
+        print(f"unknown user(s): {', '.join(unknown)} (see `listory users list`)", file=sys.stderr)
+        return 2
+    if not wanted:
+        print("no active users registered: add one with `listory users add` (or run `listory demo`)", file=sys.stderr)
+        return 2
+    outcomes = _execute_crawls(settings, wanted)
+    for user_id, ok, meta in outcomes:
+        print(f"{user_id}: {'ok' if ok else 'FAILED'}, {meta.get('core/listens:new_listens', 0)} new listens")
+    return 0 if all(ok for _, ok, _ in outcomes) else 1
+
+
+def cmd_users_list(args) -> int:
+    from listory_pipeline import runtime
+
+    users = runtime.user_registry(load_settings()).list()
+    if not users:
+        print("no users registered")
+        return 0
+    print(
+        format_table(
+            ["user", "name", "status", "time zone", "token issued", "reason"],
+            [(u.user_id, u.display_name, u.status, u.timezone, u.refresh_token_issued_at, u.status_reason) for u in users],
+        )
+    )
+    return 0
+
+
+def _read_secret(source: str | None, prompt: str) -> str:
+    """Secrets come from a file or stdin, never from argv (where `ps` and shell history see them)."""
+    if source and source != "-":
+        return Path(source).read_text(encoding="utf-8").strip()
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt).strip()
+    return sys.stdin.readline().strip()
+
+
+def cmd_users_add(args) -> int:
+    from listory_pipeline import runtime
+
+    settings = load_settings()
+    token = _read_secret(args.refresh_token_file, "Refresh token: ")
+    user = runtime.user_registry(settings).register(
+        args.user_id, token, display_name=args.display_name, timezone_name=args.timezone or settings.default_timezone
+    )
+    print(f"registered {user.user_id} ({user.status}, {user.timezone}); the new-users sensor crawls them within seconds")
+    return 0
+
+
+def cmd_simulator(args) -> int:
+    from listory_pipeline.spotify.simulator import SimulatorConfig, run_forever
+
+    run_forever(host=args.host, port=args.port, config=SimulatorConfig(seed=args.seed, n_users=args.users))
+    return 0
+
+
+def cmd_sql(args) -> int:
+    import duckdb
+
+    from listory_pipeline.warehouse.connection import connect_with_retry
+
+    settings = load_settings()
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
+        return 2
+    query = args.query if args.query != "-" else sys.stdin.read()
+    conn = connect_with_retry(settings.warehouse_path, read_only=True, wait_seconds=30)
+    try:
+        cursor = conn.execute(query)
+        if cursor.description is None:
+            return 0
+        headers = [d[0] for d in cursor.description]
+        rows = cursor.fetchmany(args.limit)
+    except duckdb.Error as exc:
+        print(f"query failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    print(format_table(headers, rows))
+    return 0
+
+
+def cmd_ui(args) -> int:
+    import os
+    import signal
+    import subprocess
+
+    from listory_pipeline.dagster_home import ensure_dagster_home
+
+    settings = load_settings()
+    home = ensure_dagster_home(settings)
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    command = ["dagster", "dev", "-h", args.host, "-p", str(args.port)]
+    command += ["-w", str(workspace)] if workspace.exists() else ["-m", "listory_pipeline.definitions"]
+    print(f"DAGSTER_HOME={home}\n$ {' '.join(command)}", flush=True)
+    process = subprocess.Popen(command, env=dict(os.environ), start_new_session=True)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        os.killpg(process.pid, signal.SIGTERM)
+        return process.wait()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="listory", description="Keep every Spotify play forever; report on it.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="register simulated users, crawl them through Dagster, show what was stored")
+    demo.add_argument("--users", type=int, default=3, help="how many simulated users to crawl (default 3)")
+    demo.set_defaults(func=cmd_demo)
+
+    crawl = sub.add_parser("crawl", help="crawl registered users now (one Dagster run each)")
+    crawl.add_argument("--user", action="append", help="user id (repeatable); default: every active user")
+    crawl.set_defaults(func=cmd_crawl)
+
+    users = sub.add_parser("users", help="the user registry")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    users_list = users_sub.add_parser("list", help="registered users and their status")
+    users_list.set_defaults(func=cmd_users_list)
+    users_add = users_sub.add_parser("add", help="register a user from a refresh token (headless servers)")
+    users_add.add_argument("user_id")
+    users_add.add_argument("--refresh-token-file", metavar="FILE", help="read the token from FILE ('-' or omitted: stdin)")
+    users_add.add_argument("--display-name")
+    users_add.add_argument("--timezone", help="IANA time zone (default LISTORY_DEFAULT_TIMEZONE or UTC)")
+    users_add.set_defaults(func=cmd_users_add)
+
+    simulator = sub.add_parser("simulator", help="run the Spotify simulator as a server")
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, default=8765)
+    simulator.add_argument("--seed", type=int, default=42)
+    simulator.add_argument("--users", type=int, default=5)
+    simulator.set_defaults(func=cmd_simulator)
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
+    sql.add_argument("query", help="SQL text, or '-' to read it from stdin")
+    sql.add_argument("--limit", type=int, default=100, help="rows to print at most (default 100)")
+    sql.set_defaults(func=cmd_sql)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI and daemon (dagster dev) on the embedded instance")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The three steps of a crawl as plain functions: land, load, enrich.
+
+Dagster assets, the CLI and the benchmarks all call these; each step opens what
+it needs and closes it again, so the DuckDB lock is held only while writing and
+never while waiting on Spotify.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from listory_pipeline.landing.store import LandedPull, LandingZone
+from listory_pipeline.spotify.client import SpotifyClient, UserSession
+from listory_pipeline.spotify.errors import RateLimitedError
+from listory_pipeline.warehouse.checks import CheckOutcome, run_listen_checks
+from listory_pipeline.warehouse.connection import open_warehouse
+from listory_pipeline.warehouse.enrichment import EnrichmentOutcome, apply_enrichment, plan_enrichment
+from listory_pipeline.warehouse.loader import LoadResult, UserRow, load_user_pulls
+
+
+@dataclass
+class LandOutcome:
+    pull: LandedPull
+    plays_in_pull: int
+    newest_played_at: str | None
+    requests: dict[str, int]
+
+
+@dataclass
+class EnrichOutcome:
+    requests: dict[str, int] = field(default_factory=dict)
+    result: EnrichmentOutcome | None = None
+    skipped_reason: str | None = None
+    bulk_refused_kinds: tuple[str, ...] = ()
+
+
+def land_recent_plays(session: UserSession, landing: LandingZone, user_id: str) -> LandOutcome:
+    """Ask for the last 50 plays and write the raw answer before anything else happens."""
+    before = session.counter.snapshot()
+    fetched_at = datetime.now(timezone.utc)
+    payload = session.recently_played()
+    requests = session.counter.diff(before)
+    pull = landing.land(user_id, payload, fetched_at=fetched_at, request_counts=requests)
+    items = payload.get("items") or []
+    played = [item.get("played_at") for item in items if isinstance(item, dict) and isinstance(item.get("played_at"), str)]
+    return LandOutcome(pull, len(items), max(played) if played else None, requests)
+
+
+def load_landed(
+    warehouse_path: Path, landing: LandingZone, user: UserRow, *, lock_wait_seconds: float
+) -> tuple[LoadResult, list[CheckOutcome]]:
+    """Load the user's pending pulls, then check the user's listens on the same connection."""
+    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+        result = load_user_pulls(warehouse, landing, user)
+        return result, run_listen_checks(warehouse, user.user_id)
+
+
+def enrich_artists(
+    warehouse_path: Path,
+    client: SpotifyClient,
+    session: UserSession,
+    app_key: str,
+    *,
+    max_requests: int,
+    lock_wait_seconds: float,
+) -> EnrichOutcome:
+    """Fetch genres for artists not yet checked, within a request budget; a 429 defers the rest."""
+    now = datetime.now(timezone.utc)
+    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+        # At most `max_requests` single lookups, or that many bulk batches of 50.
+        plan = plan_enrichment(warehouse, app_key, now=now, max_artists=max_requests * 50)
+    if not plan.artist_ids:
+        return EnrichOutcome(skipped_reason=plan.skipped_reason or "no artist needs genres")
+    for kind in plan.state.remembered_refusals(now):
+        client.remember_bulk_refused(kind)
+    bulk_known_before = client.bulk_allowed("artists")
+    before = session.counter.snapshot()
+    skipped_reason = None
+    try:
+        fetched = session.artists(plan.artist_ids, max_requests=max_requests)
+        items, missing, deferred = fetched.items, fetched.missing_ids, fetched.deferred_ids
+    except RateLimitedError as exc:
+        items, missing, deferred = [], [], plan.artist_ids
+        skipped_reason = f"rate limited until {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC; enrichment deferred"
+    requests = session.counter.diff(before)
+    refused = tuple(sorted(client.bulk_refused_kinds))
+    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+        result = apply_enrichment(
+            warehouse,
+            app_key,
+            plan,
+            fetched=items,
+            missing_ids=missing,
+            deferred_ids=deferred,
+            bulk_refused_kinds=refused,
+            bulk_checked=bulk_known_before is None and client.bulk_allowed("artists") is not None,
+            now=now,
+        )
+    return EnrichOutcome(requests=requests, result=result, skipped_reason=skipped_reason, bulk_refused_kinds=refused)
+

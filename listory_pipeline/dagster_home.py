@@ -1,0 +1,36 @@
+"""The embedded Dagster instance under `LISTORY_HOME/dagster`.
+
+SQLite storage (Dagster's default), a run queue with a concurrency limit, and a
+pool `duckdb` of one slot so only one step writes the warehouse at a time. The
+file is written once; an operator's edits are kept.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from listory_pipeline.settings import Settings
+
+EMBEDDED_DAGSTER_YAML = """\
+# Embedded default instance for listory-pipeline (written by `listory`; edit freely).
+# Storage: SQLite files in this folder. For PostgreSQL see deploy/dagster-postgres.yaml.
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Create the instance folder and its dagster.yaml if missing, and point DAGSTER_HOME at it."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(EMBEDDED_DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home

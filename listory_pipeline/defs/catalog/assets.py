@@ -1,0 +1,58 @@
+"""Catalog enrichment: artist genres, the one thing the recently-played payload lacks."""
+
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from listory_pipeline import crawl
+from listory_pipeline.defs.partitions import spotify_users
+from listory_pipeline.defs.resources import RegistryResource, SpotifyResource, WarehouseResource
+
+
+@asset(
+    key=AssetKey(["core", "artist_genres"]),
+    deps=[AssetKey(["core", "artists"])],
+    partitions_def=spotify_users,
+    group_name="catalog",
+    kinds={"spotify", "duckdb"},
+    pool="duckdb",
+    description=(
+        "Genres of artists not yet checked, fetched in bulk where the app may and one by one where "
+        "it may not, within LISTORY_ENRICHMENT_MAX_REQUESTS a run; deferred work waits for the next crawl."
+    ),
+)
+def artist_genres(
+    context: AssetExecutionContext,
+    spotify: SpotifyResource,
+    warehouse: WarehouseResource,
+    registry: RegistryResource,
+) -> MaterializeResult:
+    user_id = context.partition_key
+    users = registry.registry()
+    with spotify.client() as (client, app_key):
+        session = client.user_session(
+            user_id, users.refresh_token(user_id), on_new_refresh_token=users.save_refresh_token
+        )
+        outcome = crawl.enrich_artists(
+            warehouse.path(),
+            client,
+            session,
+            app_key,
+            max_requests=spotify.enrichment_budget(),
+            lock_wait_seconds=warehouse.lock_wait_seconds(),
+        )
+    if outcome.skipped_reason:
+        context.log.info("enrichment: %s", outcome.skipped_reason)
+    result = outcome.result
+    return MaterializeResult(
+        metadata={
+            "artists_checked": result.artists_checked if result else 0,
+            "artists_with_genres": result.artists_with_genres if result else 0,
+            "genres_written": result.genres_written if result else 0,
+            "deferred_artists": result.deferred if result else 0,
+            "genres_unavailable_for_app": bool(result and result.genres_unavailable),
+            "bulk_refused": ", ".join(outcome.bulk_refused_kinds) or "none",
+            "skipped_reason": outcome.skipped_reason or "",
+            "spotify_requests": MetadataValue.json(outcome.requests),
+            "spotify_requests_total": outcome.requests.get("total", 0),
+        }
+    )

@@ -1,0 +1,160 @@
+"""The crawl of one user: land the raw pull, then load it into `core.*`.
+
+Thin wiring around `listory_pipeline.crawl`; what each step does and why is there.
+"""
+
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from listory_pipeline import crawl
+from listory_pipeline.defs.partitions import spotify_users
+from listory_pipeline.defs.resources import LandingResource, RegistryResource, SpotifyResource, WarehouseResource
+from listory_pipeline.spotify.errors import AuthRevokedError, RateLimitedError
+from listory_pipeline.warehouse.checks import LISTEN_CHECKS
+from listory_pipeline.warehouse.loader import UserRow
+
+LANDING_KEY = AssetKey(["landing", "recently_played"])
+LISTENS_KEY = AssetKey(["core", "listens"])
+CATALOG_FROM_PAYLOAD = ("tracks", "albums", "artists", "track_artists", "album_artists", "users")
+
+
+def _active_user(registry: RegistryResource, user_id: str):
+    user = registry.registry().get(user_id)
+    if user.status != "active":
+        raise Failure(
+            description=f"user {user_id} is {user.status}"
+            + (f" ({user.status_reason})" if user.status_reason else "")
+            + "; not crawled. `listory login` or `listory users enable` restores crawling."
+        )
+    return user
+
+
+@asset(
+    key=LANDING_KEY,
+    partitions_def=spotify_users,
+    group_name="crawl",
+    kinds={"spotify", "json"},
+    description="Raw recently-played answers (last 50 plays), one file per crawl, append-only.",
+)
+def landing_recently_played(
+    context: AssetExecutionContext,
+    spotify: SpotifyResource,
+    landing: LandingResource,
+    registry: RegistryResource,
+) -> MaterializeResult:
+    user_id = context.partition_key
+    _active_user(registry, user_id)
+    users = registry.registry()
+    with spotify.client() as (client, _app_key):
+        session = client.user_session(
+            user_id, users.refresh_token(user_id), on_new_refresh_token=users.save_refresh_token
+        )
+        try:
+            outcome = crawl.land_recent_plays(session, landing.zone(), user_id)
+        except AuthRevokedError as exc:
+            users.set_status(user_id, "revoked", reason="Spotify answered invalid_grant on refresh")
+            raise Failure(
+                description=f"user {user_id} revoked access to Spotify; marked revoked. Run `listory login` to restore."
+            ) from exc
+        except RateLimitedError as exc:
+            raise Failure(
+                description=f"Spotify rate limit ({exc.reason or '429'}): retry after {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC",
+                metadata={"retry_at": exc.retry_at.isoformat(), "reason": exc.reason or "rate_limited"},
+            ) from exc
+    context.log.info("landed %s plays for %s at %s", outcome.plays_in_pull, user_id, outcome.pull.path)
+    return MaterializeResult(
+        metadata={
+            "plays_in_pull": outcome.plays_in_pull,
+            "newest_played_at": outcome.newest_played_at or "",
+            "pull_id": outcome.pull.pull_id,
+            "path": MetadataValue.path(str(outcome.pull.path)),
+            "spotify_requests": MetadataValue.json(outcome.requests),
+            "spotify_requests_total": outcome.requests.get("total", 0),
+        }
+    )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            LISTENS_KEY,
+            deps=[LANDING_KEY],
+            kinds={"duckdb"},
+            group_name="crawl",
+            description="One row per play, unique on (user_id, track_id, played_at).",
+        ),
+        *[
+            AssetSpec(
+                ["core", name],
+                deps=[LANDING_KEY],
+                kinds={"duckdb"},
+                group_name="crawl",
+                description=f"core.{name}, upserted from the recently-played payload.",
+            )
+            for name in CATALOG_FROM_PAYLOAD
+        ],
+    ],
+    check_specs=[AssetCheckSpec(name, asset=LISTENS_KEY, description=text) for name, (_, text) in LISTEN_CHECKS.items()],
+    partitions_def=spotify_users,
+    pool="duckdb",
+    name="load_core_from_landing",
+)
+def load_core_from_landing(
+    context: AssetExecutionContext,
+    landing: LandingResource,
+    warehouse: WarehouseResource,
+    registry: RegistryResource,
+):
+    """Loads every landed, not yet loaded pull of the user in one transaction."""
+    user_id = context.partition_key
+    user = registry.registry().get(user_id)
+    row = UserRow(user.user_id, user.display_name, user.timezone, user.status)
+    result, checks = crawl.load_landed(
+        warehouse.path(), landing.zone(), row, lock_wait_seconds=warehouse.lock_wait_seconds()
+    )
+    if result.possible_gap:
+        context.log.warning(
+            "possible gap for %s: a full pull of 50 plays is entirely newer than the stored listens", user_id
+        )
+    yield MaterializeResult(
+        asset_key=LISTENS_KEY,
+        metadata={
+            "new_listens": result.new_listens,
+            "plays_in_pulls": result.plays_in_pulls,
+            "pulls_loaded": result.pulls_loaded,
+            "pulls_rejected": len(result.pulls_rejected),
+            "newest_played_at": result.newest_played_at.isoformat() if result.newest_played_at else "",
+            "possible_gap": result.possible_gap,
+            "duckdb_write_statements": result.write_statement_count,
+            "write_statements_by_table": MetadataValue.json(result.write_statements),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=check.name,
+                asset_key=LISTENS_KEY,
+                passed=check.passed,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"offending_rows": check.offending_rows},
+            )
+            for check in checks
+        ],
+    )
+    for name in CATALOG_FROM_PAYLOAD:
+        yield MaterializeResult(asset_key=AssetKey(["core", name]))
+    if result.pulls_rejected:
+        details = "; ".join(f"{pull_id}: {error}" for pull_id, error in result.pulls_rejected)
+        raise Failure(
+            description=f"{len(result.pulls_rejected)} landed pull(s) were malformed and skipped (kept on disk): {details}"
+        )

@@ -1,0 +1,82 @@
+"""Every resource of the code location, bound in one place.
+
+Resources resolve `Settings` (from the environment, `LISTORY_HOME` first) when a
+run uses them, not when the code location is imported. Secrets never become
+resource config: the Spotify client secret is read from `SPOTIFY_CLIENT_SECRET`
+at run time and refresh tokens come from the encrypted registry, so neither
+shows in run config or the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from listory_pipeline import runtime
+from listory_pipeline.landing.store import LandingZone
+from listory_pipeline.settings import Settings, load_settings
+from listory_pipeline.spotify.client import SpotifyClient
+from listory_pipeline.users.registry import UserRegistry
+
+
+class _SettingsResource(ConfigurableResource):
+    listory_home: str | None = Field(
+        default=None, description="Overrides LISTORY_HOME for this resource (tests, second deployments)."
+    )
+
+    def settings(self) -> Settings:
+        environ = dict(os.environ)
+        if self.listory_home:
+            environ["LISTORY_HOME"] = self.listory_home
+        return load_settings(environ)
+
+
+class SpotifyResource(_SettingsResource):
+    """The Spotify Web API, or the built-in simulator when no credentials are set."""
+
+    @contextmanager
+    def client(self) -> Iterator[tuple[SpotifyClient, str]]:
+        settings = self.settings()
+        app = runtime.spotify_app(settings)
+        with runtime.spotify_client(settings, app) as client:
+            yield client, runtime.app_key(app)
+
+    def enrichment_budget(self) -> int:
+        return self.settings().enrichment_max_requests
+
+
+class LandingResource(_SettingsResource):
+    """The append-only landing zone of raw pulls."""
+
+    def zone(self) -> LandingZone:
+        return runtime.landing_zone(self.settings())
+
+
+class WarehouseResource(_SettingsResource):
+    """The DuckDB file; writers wait for its lock within `LISTORY_WAREHOUSE_LOCK_WAIT_SECONDS`."""
+
+    def path(self):
+        return self.settings().warehouse_path
+
+    def lock_wait_seconds(self) -> float:
+        return self.settings().warehouse_lock_wait_seconds
+
+
+class RegistryResource(_SettingsResource):
+    """The user registry (SQLite, refresh tokens encrypted)."""
+
+    def registry(self) -> UserRegistry:
+        return runtime.user_registry(self.settings())
+
+
+def build_resources() -> dict[str, ConfigurableResource]:
+    return {
+        "spotify": SpotifyResource(),
+        "landing": LandingResource(),
+        "warehouse": WarehouseResource(),
+        "registry": RegistryResource(),
+    }

@@ -1,0 +1,112 @@
+"""Building the pipeline's working parts from `Settings`: one place for the CLI, Dagster and benchmarks.
+
+With no Spotify credentials the client talks to the built-in simulator. Unless
+`LISTORY_SIMULATOR_URL` points at one started elsewhere (`listory simulator`),
+each process starts its own on a free 127.0.0.1 port; the simulator is
+deterministic from its seed and the wall clock and its tokens are stateless, so
+every process sees the same listeners and accepts the same cached tokens.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from listory_pipeline.landing.store import LandingZone
+from listory_pipeline.settings import Settings
+from listory_pipeline.spotify.auth import SpotifyApp
+from listory_pipeline.spotify.client import SpotifyClient
+from listory_pipeline.users.crypto import SecretBox
+from listory_pipeline.users.registry import UserRegistry
+from listory_pipeline.users.token_cache import EncryptedTokenCache
+
+if TYPE_CHECKING:
+    from listory_pipeline.spotify.simulator import SimulatorServer
+
+_embedded_lock = threading.Lock()
+_embedded: dict[tuple, "SimulatorServer"] = {}
+
+
+def embedded_simulator(settings: Settings) -> "SimulatorServer":
+    """This process's simulator for these settings, started on first use."""
+    from listory_pipeline.spotify.simulator import FaultConfig, Simulator, SimulatorConfig, SimulatorServer
+
+    key = (settings.simulator_seed, settings.simulator_users, settings.simulator_bulk_refused)
+    with _embedded_lock:
+        server = _embedded.get(key)
+        if server is None:
+            simulator = Simulator(SimulatorConfig(seed=settings.simulator_seed, n_users=settings.simulator_users))
+            simulator.faults.bulk_refused = settings.simulator_bulk_refused
+            server = SimulatorServer(simulator, host="127.0.0.1", port=0)
+            server.start()
+            _embedded[key] = server
+        return server
+
+
+def spotify_app(settings: Settings) -> SpotifyApp:
+    if not settings.uses_simulator:
+        return SpotifyApp(
+            client_id=settings.spotify_client_id,
+            client_secret=settings.spotify_client_secret,
+            api_url=settings.spotify_api_url,
+            accounts_url=settings.spotify_accounts_url,
+        )
+    from listory_pipeline.spotify.simulator import SimulatorConfig
+
+    defaults = SimulatorConfig()
+    if settings.simulator_url:
+        base = settings.simulator_url
+    else:
+        base = embedded_simulator(settings).base_url
+    return SpotifyApp(
+        client_id=defaults.client_id,
+        client_secret=defaults.client_secret,
+        api_url=f"{base}/v1",
+        accounts_url=base,
+    )
+
+
+def app_key(app: SpotifyApp) -> str:
+    """Which Spotify app enrichment state belongs to: the client id at its API."""
+    return f"{app.client_id}@{app.api_url}"
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    return SecretBox.from_settings(settings)
+
+
+def user_registry(settings: Settings) -> UserRegistry:
+    return UserRegistry(settings.registry_path, secret_box(settings))
+
+
+def landing_zone(settings: Settings) -> LandingZone:
+    return LandingZone(settings.landing_dir)
+
+
+def spotify_client(settings: Settings, app: SpotifyApp | None = None) -> SpotifyClient:
+    return SpotifyClient(
+        app or spotify_app(settings),
+        timeout=settings.spotify_timeout_seconds,
+        max_inline_wait_seconds=settings.spotify_max_inline_wait_seconds,
+        token_cache=EncryptedTokenCache(settings.token_cache_path, secret_box(settings)),
+    )
+
+
+def simulator_accounts(settings: Settings) -> list[dict]:
+    """The simulated listeners with a refresh token each, for seeding the registry in demos and tests."""
+    if settings.simulator_url:
+        import httpx
+
+        response = httpx.get(f"{settings.simulator_url}/_sim/users", timeout=10.0)
+        response.raise_for_status()
+        return response.json()
+    simulator = embedded_simulator(settings).simulator
+    return [
+        {
+            "user_id": user.user_id,
+            "display_name": user.display_name,
+            "timezone": user.timezone,
+            "refresh_token": simulator.refresh_token_for(user.user_id),
+        }
+        for user in simulator.users()
+    ]

@@ -1,0 +1,31 @@
+"""Read-only views of what the warehouse holds, for the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from listory_pipeline.sqlfiles import sql_file
+from listory_pipeline.warehouse.connection import connect_with_retry
+
+_SQL = sql_file(__file__, "summary.sql")
+
+
+@dataclass
+class WarehouseSummary:
+    per_user: list[tuple]
+    catalog: dict[str, int]
+    newest: list[tuple]
+
+
+def summarize(path: Path, *, newest: int = 5, wait_seconds: float = 30.0) -> WarehouseSummary:
+    conn = connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
+    try:
+        per_user = conn.execute(_SQL["per_user"]).fetchall()
+        cursor = conn.execute(_SQL["catalog_counts"])
+        names = [d[0] for d in cursor.description]
+        catalog = dict(zip(names, cursor.fetchone()))
+        latest = conn.execute(_SQL["newest_listens"], {"limit": newest}).fetchall()
+    finally:
+        conn.close()
+    return WarehouseSummary(per_user, catalog, latest)
