@@ -2,12 +2,9 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from listory_pipeline.defs.partitions import spotify_users
-
 crawl_user_job = define_asset_job(
     "crawl_user_job",
     selection=AssetSelection.groups("crawl", "catalog"),
-    partitions_def=spotify_users,
     executor_def=in_process_executor,
     description="Crawl one user: land their last 50 plays, load them into core.*, fetch missing artist genres.",
 )

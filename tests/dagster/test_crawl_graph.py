@@ -1,0 +1,108 @@
+"""The crawl graph materialised by Dagster with real resources pointed at the simulator."""
+
+from __future__ import annotations
+
+import duckdb
+from dagster import AssetKey
+
+from listory_pipeline import runtime
+from listory_pipeline.definitions import defs
+
+
+def _crawl(env, user_id, raise_on_error=True):
+    job = defs.resolve_job_def("crawl_user_job")
+    return job.execute_in_process(instance=env.instance, partition_key=user_id, raise_on_error=raise_on_error)
+
+
+def _materialization(result, key):
+    for event in result.all_events:
+        if event.is_step_materialization:
+            mat = event.event_specific_data.materialization
+            if mat.asset_key == AssetKey(key):
+                return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"no materialization of {key}")
+
+
+def test_definitions_load_with_the_crawl_job_and_sensors():
+    repo = defs.get_repository_def()
+    assert repo.has_job("crawl_user_job")
+    assert {s.name for s in repo.sensor_defs} >= {"new_users_sensor"}
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert {"landing/recently_played", "core/listens", "core/tracks", "core/artist_genres"} <= keys
+
+
+def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
+    user_id = crawl_env.user_ids[0]
+    result = _crawl(crawl_env, user_id)
+    assert result.success
+    landing = _materialization(result, ["landing", "recently_played"])
+    listens = _materialization(result, ["core", "listens"])
+    genres = _materialization(result, ["core", "artist_genres"])
+    assert landing["plays_in_pull"] == 50
+    assert landing["spotify_requests"] == {"total": 2, "token": 1, "recently_played": 1}
+    assert listens["new_listens"] == 50
+    assert listens["possible_gap"] is False
+    assert listens["duckdb_write_statements"] <= 9
+    assert genres["spotify_requests"] == {"total": 1, "artists_bulk": 1}
+    checks = {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"listens_unique_key": True, "listens_track_exists": True, "listens_not_in_future": True}
+    with duckdb.connect(str(crawl_env.settings.warehouse_path), read_only=True) as conn:
+        assert conn.execute("select count(*) from core.listens where user_id = ?", [user_id]).fetchone()[0] == 50
+        assert conn.execute("select count(*) from core.artists where genres_checked_at is null").fetchone()[0] == 0
+
+    # The same crawl again: the token is cached, nothing new, no catalog work.
+    again = _crawl(crawl_env, user_id)
+    assert _materialization(again, ["landing", "recently_played"])["spotify_requests"] == {"total": 1, "recently_played": 1}
+    assert _materialization(again, ["core", "listens"])["new_listens"] == 0
+    assert _materialization(again, ["core", "artist_genres"])["spotify_requests"] == {}
+
+
+def test_a_revoked_user_fails_clearly_and_is_marked_revoked(crawl_env):
+    user_id = crawl_env.user_ids[1]
+    crawl_env.server.simulator.revoke(user_id)
+    result = _crawl(crawl_env, user_id, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "revoked access" in failure.step_failure_data.user_failure_data.description
+    registry = runtime.user_registry(crawl_env.settings)
+    assert registry.get(user_id).status == "revoked"
+    # The next run stops before asking Spotify anything.
+    before = crawl_env.server.simulator.stats()["total"]
+    again = _crawl(crawl_env, user_id, raise_on_error=False)
+    assert not again.success
+    assert crawl_env.server.simulator.stats()["total"] == before
+
+
+def test_secrets_stay_out_of_logs_metadata_landing_and_warehouse(crawl_env, caplog):
+    user_id = crawl_env.user_ids[0]
+    simulator = crawl_env.server.simulator
+    refresh_token = simulator.refresh_token_for(user_id)
+    client_secret = simulator.config.client_secret
+    assert _crawl(crawl_env, user_id).success
+    cache = runtime.spotify_client(crawl_env.settings).token_cache
+    access_token = cache.get(f"user:{simulator.config.client_id}:{user_id}").value
+    secrets = [refresh_token, client_secret, access_token]
+
+    texts = [record.getMessage() for record in caplog.records]
+    for run in crawl_env.instance.get_runs():
+        texts.append(repr(run.run_config))
+        for entry in crawl_env.instance.all_logs(run.run_id):
+            texts.append(entry.user_message or "")
+            if entry.dagster_event is not None:
+                texts.append(repr(entry.dagster_event.event_specific_data))
+    for path in crawl_env.home.rglob("*"):
+        if path.is_file() and path.suffix in {".json", ".yaml", ".log"}:
+            texts.append(path.read_text(errors="replace"))
+    with duckdb.connect(str(crawl_env.settings.warehouse_path), read_only=True) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            texts.append(repr(conn.execute(f'select * from "{schema}"."{table}"').fetchall()))
+    blob = "\n".join(texts)
+    for secret in secrets:
+        assert secret not in blob
+    # The registry and token cache hold the tokens, but only encrypted.
+    for name in ("registry.sqlite", "token-cache.sqlite"):
+        raw = (crawl_env.home / name).read_bytes()
+        assert refresh_token.encode() not in raw and access_token.encode() not in raw
