@@ -34,6 +34,7 @@ class EnrichOutcome:
     result: EnrichmentOutcome | None = None
     skipped_reason: str | None = None
     bulk_refused_kinds: tuple[str, ...] = ()
+    rate_limited: RateLimitedError | None = None
 
 
 def land_recent_plays(session: UserSession, landing: LandingZone, user_id: str) -> LandOutcome:
@@ -78,10 +79,12 @@ def enrich_artists(
     bulk_known_before = client.bulk_allowed("artists")
     before = session.counter.snapshot()
     skipped_reason = None
+    rate_limited = None
     try:
         fetched = session.artists(plan.artist_ids, max_requests=max_requests)
         items, missing, deferred = fetched.items, fetched.missing_ids, fetched.deferred_ids
     except RateLimitedError as exc:
+        rate_limited = exc
         items, missing, deferred = [], [], plan.artist_ids
         skipped_reason = f"rate limited until {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC; enrichment deferred"
     requests = session.counter.diff(before)
@@ -98,5 +101,11 @@ def enrich_artists(
             bulk_checked=bulk_known_before is None and client.bulk_allowed("artists") is not None,
             now=now,
         )
-    return EnrichOutcome(requests=requests, result=result, skipped_reason=skipped_reason, bulk_refused_kinds=refused)
+    return EnrichOutcome(
+        requests=requests,
+        result=result,
+        skipped_reason=skipped_reason,
+        bulk_refused_kinds=refused,
+        rate_limited=rate_limited,
+    )
 

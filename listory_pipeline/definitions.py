@@ -5,13 +5,12 @@ from dagster import Definitions
 from listory_pipeline.defs.catalog.assets import artist_genres
 from listory_pipeline.defs.crawl.assets import landing_recently_played, load_core_from_landing
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
-from listory_pipeline.defs.crawl.sensors import crawl_all_users_schedule, new_users_sensor
+from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor, new_users_sensor
 from listory_pipeline.defs.resources import build_resources
 
 defs = Definitions(
     assets=[landing_recently_played, load_core_from_landing, artist_genres],
     jobs=[crawl_user_job],
-    sensors=[new_users_sensor],
-    schedules=[crawl_all_users_schedule],
+    sensors=[new_users_sensor, adaptive_crawl_sensor],
     resources=build_resources(),
 )

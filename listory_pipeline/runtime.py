@@ -110,3 +110,24 @@ def simulator_accounts(settings: Settings) -> list[dict]:
         }
         for user in simulator.users()
     ]
+
+
+def default_app_key(settings: Settings) -> str:
+    """The instance app's key, without starting an embedded simulator (sensors must stay cheap)."""
+    if not settings.uses_simulator:
+        return f"{settings.spotify_client_id}@{settings.spotify_api_url}"
+    from listory_pipeline.spotify.simulator.config import SimulatorConfig
+
+    return f"{SimulatorConfig().client_id}@simulator"
+
+
+def user_app_key(settings: Settings, user) -> str | None:
+    """The key of a user's own Spotify app, if they brought one."""
+    client_id = getattr(user, "app_client_id", None)
+    return f"{client_id}@{settings.spotify_api_url}" if client_id else None
+
+
+def pause_store(settings: Settings):
+    from listory_pipeline.rate_limits import PauseStore
+
+    return PauseStore(settings.rate_limit_pauses_path)

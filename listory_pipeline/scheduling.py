@@ -1,10 +1,134 @@
-"""Who to crawl: pure decisions the sensors wrap, so tests call them directly."""
+"""Who to crawl, and when: pure decisions the sensors wrap, so tests call them directly.
+
+Spotify keeps 50 plays, and nobody plays 50 tracks in 10 minutes, so every user
+is crawled at least every 10 minutes; a user who played something in the last
+hour is crawled every minute so new plays show up at once. A user whose crawls
+keep failing backs off exponentially, never beyond the 10-minute ceiling, and a
+rate-limit pause of their Spotify app holds every crawl of it until it passes.
+
+The per-user state lives in the sensor's cursor and is learned from Dagster's
+event log (materialisations of `landing/recently_played`, failed crawl runs), so
+a tick's work depends on the number of users and new events, never on listens.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from listory_pipeline.users.registry import RegisteredUser
+
+
+@dataclass(frozen=True)
+class CrawlPolicy:
+    active_interval_seconds: float = 60.0
+    idle_interval_seconds: float = 600.0
+    active_window_seconds: float = 3600.0
+    failure_backoff_base_seconds: float = 60.0
+
+
+@dataclass
+class UserCrawlState:
+    """What the sensor knows of one user, all times in epoch seconds."""
+
+    newest_play: float | None = None
+    last_requested: float | None = None
+    last_success: float | None = None
+    failures: int = 0
+
+
+@dataclass
+class SchedulerCursor:
+    """The sensor cursor: event-log positions already read, and per-user state."""
+
+    materialization_storage_id: int | None = None
+    failure_cursor: str | None = None
+    users: dict[str, UserCrawlState] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "m": self.materialization_storage_id,
+                "f": self.failure_cursor,
+                "u": {uid: [s.newest_play, s.last_requested, s.last_success, s.failures] for uid, s in self.users.items()},
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "SchedulerCursor":
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(
+            materialization_storage_id=data.get("m"),
+            failure_cursor=data.get("f"),
+            users={uid: UserCrawlState(*values) for uid, values in data.get("u", {}).items()},
+        )
+
+
+def crawl_interval(state: UserCrawlState, now: float, policy: CrawlPolicy) -> float:
+    """Seconds between crawls for this user right now."""
+    listening = state.newest_play is not None and now - state.newest_play < policy.active_window_seconds
+    interval = policy.active_interval_seconds if listening else policy.idle_interval_seconds
+    if state.failures > 0:
+        backoff = policy.failure_backoff_base_seconds * 2 ** (state.failures - 1)
+        interval = min(policy.idle_interval_seconds, max(interval, backoff))
+    return interval
+
+
+def next_due(state: UserCrawlState, now: float, policy: CrawlPolicy) -> float:
+    if state.last_requested is None:
+        return now
+    return state.last_requested + crawl_interval(state, now, policy)
+
+
+def due_users(
+    users: Iterable[RegisteredUser],
+    cursor: SchedulerCursor,
+    now: float,
+    *,
+    policy: CrawlPolicy,
+    partitions: set[str],
+    in_flight: set[str],
+    paused_apps: Mapping[str, float],
+    app_of_user: Mapping[str, str],
+) -> list[str]:
+    """Active users with a partition, not already queued or running, whose app is not paused, and due."""
+    due = []
+    for user in users:
+        user_id = user.user_id
+        if user.status != "active" or user_id not in partitions or user_id in in_flight:
+            continue
+        if paused_apps.get(app_of_user.get(user_id, ""), 0.0) > now:
+            continue
+        state = cursor.users.get(user_id) or UserCrawlState()
+        if next_due(state, now, policy) <= now:
+            due.append(user_id)
+    return due
+
+
+def record_success(cursor: SchedulerCursor, user_id: str, *, at: float, newest_play: float | None) -> None:
+    state = cursor.users.setdefault(user_id, UserCrawlState())
+    state.failures = 0
+    state.last_success = max(state.last_success or 0.0, at)
+    if newest_play is not None:
+        state.newest_play = max(state.newest_play or 0.0, newest_play)
+
+
+def record_failure(cursor: SchedulerCursor, user_id: str) -> None:
+    cursor.users.setdefault(user_id, UserCrawlState()).failures += 1
+
+
+def record_requested(cursor: SchedulerCursor, user_id: str, at: float) -> None:
+    cursor.users.setdefault(user_id, UserCrawlState()).last_requested = at
+
+
+def forget_missing(cursor: SchedulerCursor, registered: set[str]) -> None:
+    """Removed users leave the cursor, so it stays the size of the registry."""
+    for user_id in [uid for uid in cursor.users if uid not in registered]:
+        del cursor.users[user_id]
 
 
 def users_needing_partitions(users: Iterable[RegisteredUser], existing_partitions: Iterable[str]) -> list[str]:
@@ -13,15 +137,18 @@ def users_needing_partitions(users: Iterable[RegisteredUser], existing_partition
     return [user.user_id for user in users if user.status == "active" and user.user_id not in existing]
 
 
-def crawlable_users(users: Iterable[RegisteredUser], existing_partitions: Iterable[str]) -> list[str]:
-    existing = set(existing_partitions)
-    return [user.user_id for user in users if user.status == "active" and user.user_id in existing]
-
-
 def first_crawl_run_key(user_id: str) -> str:
     return f"first-crawl:{user_id}"
 
 
-def periodic_crawl_run_key(user_id: str, tick_epoch_seconds: float, interval_seconds: int) -> str:
-    """Deterministic per (user, interval slot): a re-evaluated tick never launches a second run."""
-    return f"crawl:{user_id}:{int(tick_epoch_seconds // interval_seconds)}"
+def crawl_run_key(user_id: str, due_at: float) -> str:
+    """Deterministic per (user, due time): a re-evaluated tick never launches a second run."""
+    return f"crawl:{user_id}:{int(due_at)}"
+
+
+def state_summary(cursor: SchedulerCursor) -> dict[str, int]:
+    return {
+        "users": len(cursor.users),
+        "failing": sum(1 for s in cursor.users.values() if s.failures),
+    }
+

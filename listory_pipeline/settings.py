@@ -78,6 +78,9 @@ class Settings:
     enrichment_max_requests: int = 60
     spotify_timeout_seconds: float = 10.0
     spotify_max_inline_wait_seconds: float = 60.0
+    crawl_active_interval_seconds: float = 60.0
+    crawl_idle_interval_seconds: float = 600.0
+    crawl_active_window_seconds: float = 3600.0
 
     @property
     def uses_simulator(self) -> bool:
@@ -103,6 +106,10 @@ class Settings:
     @property
     def secret_key_path(self) -> Path:
         return self.home / "secret.key"
+
+    @property
+    def rate_limit_pauses_path(self) -> Path:
+        return self.home / "rate-limit-pauses.json"
 
     @property
     def dagster_home(self) -> Path:
@@ -137,4 +144,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         enrichment_max_requests=_int_env(env, "LISTORY_ENRICHMENT_MAX_REQUESTS", 60),
         spotify_timeout_seconds=_float_env(env, "LISTORY_SPOTIFY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         spotify_max_inline_wait_seconds=_float_env(env, "LISTORY_SPOTIFY_MAX_INLINE_WAIT_SECONDS", 60.0),
+        crawl_active_interval_seconds=_float_env(env, "LISTORY_CRAWL_ACTIVE_INTERVAL_SECONDS", 60.0, minimum=1.0),
+        crawl_idle_interval_seconds=_float_env(env, "LISTORY_CRAWL_IDLE_INTERVAL_SECONDS", 600.0, minimum=1.0),
+        crawl_active_window_seconds=_float_env(env, "LISTORY_CRAWL_ACTIVE_WINDOW_SECONDS", 3600.0),
     )

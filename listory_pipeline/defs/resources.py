@@ -43,7 +43,10 @@ class SpotifyResource(_SettingsResource):
         settings = self.settings()
         app = runtime.spotify_app(settings)
         with runtime.spotify_client(settings, app) as client:
-            yield client, runtime.app_key(app)
+            yield client, runtime.default_app_key(settings)
+
+    def pauses(self):
+        return runtime.pause_store(self.settings())
 
     def enrichment_budget(self) -> int:
         return self.settings().enrichment_max_requests

@@ -57,7 +57,14 @@ def landing_recently_played(
     user_id = context.partition_key
     _active_user(registry, user_id)
     users = registry.registry()
-    with spotify.client() as (client, _app_key):
+    with spotify.client() as (client, app_key):
+        pause = spotify.pauses().pause_for(app_key)
+        if pause is not None:
+            raise Failure(
+                description=f"Spotify app rate-limited ({pause.reason}) until {pause.until:%Y-%m-%d %H:%M:%S} UTC; "
+                "crawls of this app resume by themselves after that",
+                metadata={"retry_at": pause.until.isoformat(), "reason": pause.reason},
+            )
         session = client.user_session(
             user_id, users.refresh_token(user_id), on_new_refresh_token=users.save_refresh_token
         )
@@ -69,6 +76,7 @@ def landing_recently_played(
                 description=f"user {user_id} revoked access to Spotify; marked revoked. Run `listory login` to restore."
             ) from exc
         except RateLimitedError as exc:
+            spotify.pauses().record(app_key, exc.retry_at, exc.reason or "rate limited")
             raise Failure(
                 description=f"Spotify rate limit ({exc.reason or '429'}): retry after {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC",
                 metadata={"retry_at": exc.retry_at.isoformat(), "reason": exc.reason or "rate_limited"},

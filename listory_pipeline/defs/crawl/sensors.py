@@ -1,23 +1,37 @@
-"""Sensors that decide who is crawled; they read the registry and Dagster's instance, never DuckDB."""
+"""Sensors that decide who is crawled when; they read the registry, their cursor and the event log, never DuckDB."""
 
+import time
+from datetime import datetime
 
 from dagster import (
-    DefaultScheduleStatus,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
-    ScheduleEvaluationContext,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
-    schedule,
     sensor,
 )
 
-from listory_pipeline import scheduling
+from listory_pipeline import runtime, scheduling
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource
+from listory_pipeline.rate_limits import PauseStore
 
-CRAWL_INTERVAL_SECONDS = 600
+LANDING_KEY = AssetKey(["landing", "recently_played"])
+PARTITION_TAG = "dagster/partition"
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+EVENT_PAGE = 1000
 
 
 @sensor(
@@ -38,19 +52,92 @@ def new_users_sensor(context: SensorEvaluationContext, registry: RegistryResourc
     )
 
 
-@schedule(
-    job=crawl_user_job,
-    cron_schedule="*/10 * * * *",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Crawls every active user every 10 minutes: 50 plays cannot happen in 10 minutes.",
-)
-def crawl_all_users_schedule(context: ScheduleEvaluationContext, registry: RegistryResource):
-    existing = context.instance.get_dynamic_partitions(spotify_users.name)
-    tick = context.scheduled_execution_time.timestamp()
-    return [
-        RunRequest(
-            partition_key=user_id,
-            run_key=scheduling.periodic_crawl_run_key(user_id, tick, CRAWL_INTERVAL_SECONDS),
+def learn_from_event_log(instance: DagsterInstance, cursor: scheduling.SchedulerCursor) -> None:
+    """Fold new crawl outcomes into the cursor: successes (with the newest play) and failed runs."""
+    while True:
+        result = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=LANDING_KEY, after_storage_id=cursor.materialization_storage_id),
+            limit=EVENT_PAGE,
+            ascending=True,
         )
-        for user_id in scheduling.crawlable_users(registry.registry().list(), existing)
-    ]
+        for record in result.records:
+            cursor.materialization_storage_id = record.storage_id
+            user_id = record.partition_key
+            if user_id is None:
+                continue
+            metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+            newest = metadata.get("newest_played_at")
+            newest_epoch = None
+            if newest is not None and newest.value:
+                newest_epoch = datetime.fromisoformat(str(newest.value).replace("Z", "+00:00")).timestamp()
+            scheduling.record_success(cursor, user_id, at=record.timestamp, newest_play=newest_epoch)
+        if not result.has_more:
+            break
+    while True:
+        # A plain event-type filter works on every storage (filtered selectors do not).
+        result = instance.fetch_run_status_changes(
+            DagsterEventType.RUN_FAILURE, limit=EVENT_PAGE, cursor=cursor.failure_cursor, ascending=True
+        )
+        cursor.failure_cursor = result.cursor
+        run_ids = [record.run_id for record in result.records]
+        if run_ids:
+            for run in instance.get_runs(RunsFilter(run_ids=run_ids, job_name=crawl_user_job.name)):
+                user_id = run.tags.get(PARTITION_TAG)
+                if user_id:
+                    scheduling.record_failure(cursor, user_id)
+        if not result.has_more:
+            break
+
+
+def users_in_flight(instance: DagsterInstance) -> set[str]:
+    runs = instance.get_runs(RunsFilter(job_name=crawl_user_job.name, statuses=IN_FLIGHT))
+    return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
+
+
+@sensor(
+    job=crawl_user_job,
+    minimum_interval_seconds=15,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Crawls every active user at least every 10 minutes, every minute while they listened in the last "
+        "hour; backs off users whose crawls fail; holds an app's users while Spotify rate-limits it."
+    ),
+)
+def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryResource) -> SensorResult:
+    settings = registry.settings()
+    policy = scheduling.CrawlPolicy(
+        active_interval_seconds=settings.crawl_active_interval_seconds,
+        idle_interval_seconds=settings.crawl_idle_interval_seconds,
+        active_window_seconds=settings.crawl_active_window_seconds,
+    )
+    now = time.time()
+    cursor = scheduling.SchedulerCursor.from_json(context.cursor)
+    learn_from_event_log(context.instance, cursor)
+    users = registry.registry().list()
+    scheduling.forget_missing(cursor, {user.user_id for user in users})
+    default_app = runtime.default_app_key(settings)
+    pauses = PauseStore(settings.rate_limit_pauses_path).active()
+    due = scheduling.due_users(
+        users,
+        cursor,
+        now,
+        policy=policy,
+        partitions=set(context.instance.get_dynamic_partitions(spotify_users.name)),
+        in_flight=users_in_flight(context.instance),
+        paused_apps={key: pause.until.timestamp() for key, pause in pauses.items()},
+        app_of_user={user.user_id: runtime.user_app_key(settings, user) or default_app for user in users},
+    )
+    run_requests = []
+    for user_id in due:
+        state = cursor.users.get(user_id) or scheduling.UserCrawlState()
+        run_requests.append(
+            RunRequest(partition_key=user_id, run_key=scheduling.crawl_run_key(user_id, scheduling.next_due(state, now, policy)))
+        )
+        scheduling.record_requested(cursor, user_id, now)
+    skip_reason = None
+    if not run_requests:
+        skip_reason = "; ".join(
+            f"Spotify app {key} rate-limited ({pause.reason}) until {pause.until:%Y-%m-%d %H:%M:%S} UTC"
+            for key, pause in pauses.items()
+        ) or "no user is due"
+    return SensorResult(run_requests=run_requests, cursor=cursor.to_json(), skip_reason=skip_reason)

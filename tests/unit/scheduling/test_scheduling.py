@@ -1,0 +1,86 @@
+"""Who is crawled when: the adaptive policy as plain functions."""
+
+from __future__ import annotations
+
+from listory_pipeline import scheduling
+from listory_pipeline.scheduling import CrawlPolicy, SchedulerCursor, UserCrawlState
+from listory_pipeline.users.registry import RegisteredUser
+
+POLICY = CrawlPolicy()
+NOW = 1_800_000_000.0
+
+
+def user(user_id, status="active"):
+    return RegisteredUser(user_id, None, "UTC", status, None, None, None, "", "")
+
+
+def due(users, cursor, now=NOW, in_flight=(), paused=None, partitions=None):
+    return scheduling.due_users(
+        users,
+        cursor,
+        now,
+        policy=POLICY,
+        partitions=set(partitions if partitions is not None else [u.user_id for u in users]),
+        in_flight=set(in_flight),
+        paused_apps=paused or {},
+        app_of_user={u.user_id: "app" for u in users},
+    )
+
+
+def test_listening_users_every_minute_idle_users_every_ten():
+    listening = UserCrawlState(newest_play=NOW - 20 * 60, last_requested=NOW - 61)
+    idle = UserCrawlState(newest_play=NOW - 3 * 3600, last_requested=NOW - 61)
+    assert scheduling.crawl_interval(listening, NOW, POLICY) == 60
+    assert scheduling.crawl_interval(idle, NOW, POLICY) == 600
+    cursor = SchedulerCursor(users={"listening": listening, "idle": idle})
+    assert due([user("listening"), user("idle")], cursor) == ["listening"]
+    idle.last_requested = NOW - 601
+    assert due([user("listening"), user("idle")], cursor) == ["listening", "idle"]
+
+
+def test_never_crawled_users_are_due_at_once():
+    assert due([user("new")], SchedulerCursor()) == ["new"]
+
+
+def test_failing_users_back_off_exponentially_up_to_ten_minutes():
+    intervals = []
+    for failures in range(1, 8):
+        state = UserCrawlState(newest_play=NOW - 60, last_requested=NOW, failures=failures)
+        intervals.append(scheduling.crawl_interval(state, NOW, POLICY))
+    assert intervals == [60, 120, 240, 480, 600, 600, 600]
+    cursor = SchedulerCursor()
+    scheduling.record_failure(cursor, "u")
+    scheduling.record_failure(cursor, "u")
+    scheduling.record_success(cursor, "u", at=NOW, newest_play=NOW - 5)
+    assert cursor.users["u"].failures == 0
+
+
+def test_in_flight_paused_disabled_and_partitionless_users_are_skipped():
+    users = [user("running"), user("paused"), user("disabled", "disabled"), user("revoked", "revoked"), user("nopart"), user("ok")]
+    app_of_user = {u.user_id: ("slow-app" if u.user_id == "paused" else "app") for u in users}
+    result = scheduling.due_users(
+        users,
+        SchedulerCursor(),
+        NOW,
+        policy=POLICY,
+        partitions={"running", "paused", "disabled", "revoked", "ok"},
+        in_flight={"running"},
+        paused_apps={"slow-app": NOW + 3600, "app": NOW - 1},
+        app_of_user=app_of_user,
+    )
+    assert result == ["ok"]
+
+
+def test_cursor_survives_json_and_forgets_removed_users():
+    cursor = SchedulerCursor(materialization_storage_id=41, failure_cursor="7")
+    scheduling.record_requested(cursor, "a", NOW)
+    scheduling.record_success(cursor, "b", at=NOW, newest_play=NOW - 10)
+    again = SchedulerCursor.from_json(cursor.to_json())
+    assert again == cursor
+    scheduling.forget_missing(again, {"b"})
+    assert set(again.users) == {"b"}
+
+
+def test_run_keys_are_deterministic_per_user_and_due_time():
+    assert scheduling.crawl_run_key("u", 100.7) == scheduling.crawl_run_key("u", 100.2)
+    assert scheduling.crawl_run_key("u", 100) != scheduling.crawl_run_key("u", 160)
