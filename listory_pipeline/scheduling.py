@@ -79,9 +79,11 @@ def crawl_interval(state: UserCrawlState, now: float, policy: CrawlPolicy) -> fl
 
 
 def next_due(state: UserCrawlState, now: float, policy: CrawlPolicy) -> float:
-    if state.last_requested is None:
+    """A crawl is due one interval after the last request or success, whichever is later."""
+    last = max((t for t in (state.last_requested, state.last_success) if t is not None), default=None)
+    if last is None:
         return now
-    return state.last_requested + crawl_interval(state, now, policy)
+    return last + crawl_interval(state, now, policy)
 
 
 def due_users(

@@ -42,6 +42,14 @@ def test_never_crawled_users_are_due_at_once():
     assert due([user("new")], SchedulerCursor()) == ["new"]
 
 
+def test_a_crawl_seen_in_the_event_log_counts_like_a_request():
+    # After a cursor reset the sensor does not re-crawl someone crawled a moment ago.
+    cursor = SchedulerCursor()
+    scheduling.record_success(cursor, "fresh", at=NOW - 30, newest_play=NOW - 2 * 3600)
+    scheduling.record_success(cursor, "stale", at=NOW - 700, newest_play=NOW - 2 * 3600)
+    assert due([user("fresh"), user("stale")], cursor) == ["stale"]
+
+
 def test_failing_users_back_off_exponentially_up_to_ten_minutes():
     intervals = []
     for failures in range(1, 8):
