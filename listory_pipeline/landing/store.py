@@ -4,6 +4,8 @@ A pull is landed before the warehouse is touched, so whatever happens to DuckDB
 afterwards (locked, killed run, failed load) the plays are on disk and the next
 load picks them up. Files are written to a temp name, fsynced and renamed, so a
 reader sees a whole pull or none; the pipeline never modifies or deletes one.
+The one exception is `remove_user`, run only when a person asks for a user's
+data to be deleted (`listory users remove --delete-data`).
 
 Layout: `<root>/recently_played/<user>/<YYYY-MM-DD>/<fetched_at>-<nonce>.json`,
 with the fetch day in UTC, so a loader can list only the days it has not
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -118,6 +121,18 @@ class LandingZone:
                     tzinfo=timezone.utc
                 )
                 yield LandedPull(self.pull_id(user_id, path), user_id, fetched_at, path)
+
+    def remove_user(self, user_id: str) -> int:
+        """Delete every landed pull of one user; returns how many pull files went.
+
+        The only deletion the landing zone allows, and only on a person's explicit request.
+        """
+        user_dir = self._user_dir(user_id)
+        if not user_dir.is_dir():
+            return 0
+        count = sum(1 for _ in user_dir.glob("*/*.json"))
+        shutil.rmtree(user_dir)
+        return count
 
     def users(self) -> list[str]:
         """User ids that have landed pulls (read from the files, since folder names may be cleaned)."""

@@ -70,3 +70,8 @@ class EncryptedTokenCache:
     def delete(self, key: str) -> None:
         with self._connect() as conn:
             conn.execute(_SQL["delete_access_token"], {"cache_key": key})
+
+    def delete_user(self, user_id: str) -> int:
+        """Forget every cached access token of one user, whichever app it was for."""
+        with self._connect() as conn:
+            return conn.execute(_SQL["delete_user_access_tokens"], {"suffix": f":{user_id}"}).rowcount

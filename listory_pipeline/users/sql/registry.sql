@@ -1,4 +1,9 @@
--- name: create_users
+-- Schema migrations: `migration_NNNN` statements, applied once each, in order, each in
+-- its own IMMEDIATE transaction together with `PRAGMA user_version = NNNN`. Never edit
+-- one that has shipped; add the next number (e.g. `ALTER TABLE users ADD COLUMN ...`).
+
+-- name: migration_0001
+-- The baseline. IF NOT EXISTS adopts registries written before versioning (user_version 0).
 CREATE TABLE IF NOT EXISTS users (
     user_id TEXT PRIMARY KEY,
     display_name TEXT,
@@ -14,15 +19,20 @@ CREATE TABLE IF NOT EXISTS users (
 )
 
 -- name: upsert_user
+-- A token belongs to the app that issued it, so the app columns always follow the token
+-- (NULL: the instance's app). The time zone of a known user is kept.
 INSERT INTO users (user_id, display_name, timezone, status, status_reason, refresh_token_enc,
-                   refresh_token_issued_at, created_at, updated_at)
-VALUES (:user_id, :display_name, :timezone, 'active', NULL, :refresh_token_enc, :now, :now, :now)
+                   refresh_token_issued_at, app_client_id, app_client_secret_enc, created_at, updated_at)
+VALUES (:user_id, :display_name, :timezone, 'active', NULL, :refresh_token_enc, :now,
+        :app_client_id, :app_client_secret_enc, :now, :now)
 ON CONFLICT (user_id) DO UPDATE SET
     display_name = COALESCE(excluded.display_name, users.display_name),
     status = 'active',
     status_reason = NULL,
     refresh_token_enc = excluded.refresh_token_enc,
     refresh_token_issued_at = excluded.refresh_token_issued_at,
+    app_client_id = excluded.app_client_id,
+    app_client_secret_enc = excluded.app_client_secret_enc,
     updated_at = excluded.updated_at
 
 -- name: select_users
@@ -50,6 +60,14 @@ UPDATE users
 SET status = :status, status_reason = :status_reason, updated_at = :now
 WHERE user_id = :user_id
 
+-- name: select_user_app
+SELECT app_client_id, app_client_secret_enc FROM users WHERE user_id = :user_id
+
+-- name: update_user_app
+UPDATE users
+SET app_client_id = :app_client_id, app_client_secret_enc = :app_client_secret_enc, updated_at = :now
+WHERE user_id = :user_id
+
 -- name: update_timezone
 UPDATE users SET timezone = :timezone, updated_at = :now WHERE user_id = :user_id
 
@@ -73,3 +91,8 @@ ON CONFLICT (cache_key) DO UPDATE SET token_enc = excluded.token_enc, expires_at
 
 -- name: delete_access_token
 DELETE FROM access_tokens WHERE cache_key = :cache_key
+
+-- name: delete_user_access_tokens
+-- Keys are `user:<client_id>:<user_id>`: every app's cached token of one user.
+DELETE FROM access_tokens
+WHERE cache_key LIKE 'user:%' AND substr(cache_key, -length(:suffix)) = :suffix
