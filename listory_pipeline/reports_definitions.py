@@ -1,0 +1,19 @@
+"""The reports code location: dbt models, chart previews, the hourly schedule.
+
+A second code location (see workspace.yaml) so the one-minute crawl runs never import
+dagster_dbt, dbt or Polars. Its sources are the crawl location's `core/*` assets, so the
+lineage from the crawl to every report is one graph in the UI.
+"""
+
+from dagster import Definitions
+
+from listory_pipeline.defs.reports.assets import listory_dbt_models, report_charts
+from listory_pipeline.defs.reports.resources import build_report_resources
+from listory_pipeline.defs.reports.schedules import build_reports_job, reports_hourly_schedule
+
+defs = Definitions(
+    assets=[listory_dbt_models, report_charts],
+    jobs=[build_reports_job],
+    schedules=[reports_hourly_schedule],
+    resources=build_report_resources(),
+)
