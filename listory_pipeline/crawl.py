@@ -50,11 +50,16 @@ def land_recent_plays(session: UserSession, landing: LandingZone, user_id: str) 
 
 
 def load_landed(
-    warehouse_path: Path, landing: LandingZone, user: UserRow, *, lock_wait_seconds: float
+    warehouse_path: Path,
+    landing: LandingZone,
+    user: UserRow,
+    *,
+    lock_wait_seconds: float,
+    mirror_users: list[UserRow] | None = None,
 ) -> tuple[LoadResult, list[CheckOutcome]]:
     """Load the user's pending pulls, then check the user's listens on the same connection."""
     with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
-        result = load_user_pulls(warehouse, landing, user)
+        result = load_user_pulls(warehouse, landing, user, mirror_users=mirror_users)
         return result, run_listen_checks(warehouse, user.user_id)
 
 

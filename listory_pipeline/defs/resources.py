@@ -20,7 +20,7 @@ from listory_pipeline import runtime
 from listory_pipeline.landing.store import LandingZone
 from listory_pipeline.settings import Settings, load_settings
 from listory_pipeline.spotify.client import SpotifyClient
-from listory_pipeline.users.registry import UserRegistry
+from listory_pipeline.users.registry import RegisteredUser, UserRegistry
 
 
 class _SettingsResource(ConfigurableResource):
@@ -39,11 +39,21 @@ class SpotifyResource(_SettingsResource):
     """The Spotify Web API, or the built-in simulator when no credentials are set."""
 
     @contextmanager
-    def client(self) -> Iterator[tuple[SpotifyClient, str]]:
+    def client(self, user: RegisteredUser | None = None, registry: UserRegistry | None = None) -> Iterator[tuple[SpotifyClient, str]]:
+        """A client for the instance's app, or for the user's own app when they brought one.
+
+        Yields the client and the key of its app (rate-limit pauses and enrichment state are per app).
+        """
         settings = self.settings()
         app = runtime.spotify_app(settings)
+        app_key = runtime.default_app_key(settings)
+        if user is not None and registry is not None and user.app_client_id:
+            from listory_pipeline.users.login import app_for_user
+
+            app = app_for_user(app, registry, user.user_id)
+            app_key = runtime.user_app_key(settings, user) or app_key
         with runtime.spotify_client(settings, app) as client:
-            yield client, runtime.default_app_key(settings)
+            yield client, app_key
 
     def pauses(self):
         return runtime.pause_store(self.settings())

@@ -103,8 +103,14 @@ def load_user_pulls(
     user: UserRow,
     *,
     now: datetime | None = None,
+    mirror_users: list[UserRow] | None = None,
 ) -> LoadResult:
-    """Load every pending pull of one user in a single transaction."""
+    """Load every pending pull of one user in a single transaction.
+
+    `core.users` mirrors `mirror_users` (default: this user) in the same
+    statement, so a status change of someone who is no longer crawled (revoked,
+    disabled) still reaches the warehouse at the next load of anyone.
+    """
     now = now or datetime.now(timezone.utc)
     result = LoadResult(user_id=user.user_id)
     before = warehouse.writes.snapshot()
@@ -140,7 +146,7 @@ def load_user_pulls(
         warehouse.write(
             "core.users",
             _SQL["upsert_users"],
-            {**params, "rows": json.dumps([user.__dict__])},
+            {**params, "rows": json.dumps([row.__dict__ for row in _with_user(mirror_users, user)])},
         )
         if parsed:
             for table, statement, attribute, key in (
@@ -173,6 +179,12 @@ def load_user_pulls(
             )
     result.write_statements = warehouse.writes.since(before)
     return result
+
+
+def _with_user(rows: list[UserRow] | None, user: UserRow) -> list[UserRow]:
+    by_id = {row.user_id: row for row in rows or []}
+    by_id[user.user_id] = user
+    return list(by_id.values())
 
 
 def _outcome(pull: LandedPull, play_count: int, outcome: str, error: str | None) -> dict[str, Any]:

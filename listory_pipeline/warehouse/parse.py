@@ -4,7 +4,8 @@ Spotify's play-history items carry the full track, its simplified album and its
 simplified artists, so the catalog comes free with every pull. Each item is
 checked for the fields the warehouse needs; a pull that lacks one is rejected
 whole with a message naming the item and field, and nothing of it is stored.
-Local files (no Spotify id) are skipped and counted, not rejected.
+Local files (`is_local`, no Spotify id) are skipped and counted, not rejected;
+any other track without an id rejects the pull.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def parse_recently_played(
             raise MalformedPullError(f"{where} is not an object")
         track = _require(item, "track", where, dict)
         played_at = parse_played_at(_require(item, "played_at", where, str), where)
-        if track.get("is_local") or track.get("id") is None:
+        if track.get("is_local") is True:
+            # Local files have no Spotify id and no catalog entry: counted, not stored.
             parsed.skipped_local += 1
             continue
         track_where = f"{where}.track"

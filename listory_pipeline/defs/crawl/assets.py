@@ -23,6 +23,7 @@ from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import LandingResource, RegistryResource, SpotifyResource, WarehouseResource
 from listory_pipeline.spotify.errors import AuthRevokedError, RateLimitedError
 from listory_pipeline.warehouse.checks import LISTEN_CHECKS
+from listory_pipeline.users.registry import token_expiry_status
 from listory_pipeline.warehouse.loader import UserRow
 
 LANDING_KEY = AssetKey(["landing", "recently_played"])
@@ -55,9 +56,14 @@ def landing_recently_played(
     registry: RegistryResource,
 ) -> MaterializeResult:
     user_id = context.partition_key
-    _active_user(registry, user_id)
+    user = _active_user(registry, user_id)
     users = registry.registry()
-    with spotify.client() as (client, app_key):
+    expiry = token_expiry_status(user)
+    if expiry.status in ("expiring", "expired"):
+        context.log.warning(
+            "the refresh token of %s is %s: run `listory login` for them before crawling stops", user_id, expiry.describe()
+        )
+    with spotify.client(user, users) as (client, app_key):
         pause = spotify.pauses().pause_for(app_key)
         if pause is not None:
             raise Failure(
@@ -90,6 +96,7 @@ def landing_recently_played(
             "path": MetadataValue.path(str(outcome.pull.path)),
             "spotify_requests": MetadataValue.json(outcome.requests),
             "spotify_requests_total": outcome.requests.get("total", 0),
+            "refresh_token_status": expiry.describe(),
         }
     )
 
@@ -127,10 +134,15 @@ def load_core_from_landing(
 ):
     """Loads every landed, not yet loaded pull of the user in one transaction."""
     user_id = context.partition_key
-    user = registry.registry().get(user_id)
-    row = UserRow(user.user_id, user.display_name, user.timezone, user.status)
+    registered = {u.user_id: UserRow(u.user_id, u.display_name, u.timezone, u.status) for u in registry.registry().list()}
+    if user_id not in registered:
+        raise Failure(description=f"user {user_id} is not in the registry (removed?); nothing to load")
     result, checks = crawl.load_landed(
-        warehouse.path(), landing.zone(), row, lock_wait_seconds=warehouse.lock_wait_seconds()
+        warehouse.path(),
+        landing.zone(),
+        registered[user_id],
+        lock_wait_seconds=warehouse.lock_wait_seconds(),
+        mirror_users=list(registered.values()),
     )
     if result.possible_gap:
         context.log.warning(

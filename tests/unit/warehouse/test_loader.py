@@ -127,3 +127,26 @@ def test_a_failed_load_leaves_the_warehouse_untouched_and_the_pull_pending(landi
     assert _count(db_path, "select count(*) from meta.loaded_pulls") == 0
     monkeypatch.setattr(loader, "_merge", original)
     assert _load(db_path, landing).new_listens == 7
+
+
+def test_local_files_are_skipped_but_a_missing_track_id_rejects_the_pull(landing, db_path):
+    local = recently_played(plays_every(T0, 3))
+    local["items"][0]["track"]["is_local"] = True
+    local["items"][0]["track"]["id"] = None
+    landing.land("alice", local, fetched_at=T0 + timedelta(hours=1))
+    broken = recently_played(plays_every(T0 + timedelta(hours=2), 2))
+    broken["items"][0]["track"]["id"] = None
+    bad = landing.land("alice", broken, fetched_at=T0 + timedelta(hours=3))
+    result = _load(db_path, landing)
+    assert result.new_listens == 2
+    assert [pull_id for pull_id, _ in result.pulls_rejected] == [bad.pull_id]
+    assert "items[0].track.id is missing" in result.pulls_rejected[0][1]
+
+
+def test_core_users_mirrors_every_registered_user_with_their_status(landing, db_path):
+    landing.land("alice", recently_played(plays_every(T0, 2)), fetched_at=T0 + timedelta(hours=1))
+    others = [UserRow("bob", "Bob", "UTC", "revoked"), USER]
+    with open_warehouse(db_path) as warehouse:
+        load_user_pulls(warehouse, landing, USER, now=T0 + timedelta(hours=5), mirror_users=others)
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        assert conn.execute("select user_id, status from core.users order by 1").fetchall() == [("alice", "active"), ("bob", "revoked")]
