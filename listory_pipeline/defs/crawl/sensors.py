@@ -36,7 +36,7 @@ EVENT_PAGE = 1000
 
 @sensor(
     job=crawl_user_job,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=2,
     default_status=DefaultSensorStatus.RUNNING,
     description="Adds a partition for each newly registered user and starts their first crawl at once.",
 )
