@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from listory_pipeline.users.registry import RegisteredUser
+from listory_pipeline.users.registry import RegisteredUser, token_expiry_status
 
 
 @dataclass(frozen=True)
@@ -154,3 +154,21 @@ def state_summary(cursor: SchedulerCursor) -> dict[str, int]:
         "failing": sum(1 for s in cursor.users.values() if s.failures),
     }
 
+
+
+def attention_lines(users: Iterable[RegisteredUser], now=None) -> list[str]:
+    """Users a person must act on before crawling them stops or stays stopped."""
+    lines = []
+    revoked = [user.user_id for user in users if user.status == "revoked"]
+    if revoked:
+        lines.append(f"not crawled, access revoked: {', '.join(revoked)} (run `listory login` for each)")
+    expiring = []
+    for user in users:
+        if user.status != "active":
+            continue
+        expiry = token_expiry_status(user, now)
+        if expiry.status in ("expiring", "expired"):
+            expiring.append(f"{user.user_id} ({expiry.describe()})")
+    if expiring:
+        lines.append(f"refresh token expiring or expired: {', '.join(expiring)} (run `listory login` for each)")
+    return lines

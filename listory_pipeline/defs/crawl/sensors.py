@@ -115,6 +115,8 @@ def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryRe
     learn_from_event_log(context.instance, cursor)
     users = registry.registry().list()
     scheduling.forget_missing(cursor, {user.user_id for user in users})
+    for line in scheduling.attention_lines(users):
+        context.log.warning(line)
     default_app = runtime.default_app_key(settings)
     pauses = PauseStore(settings.rate_limit_pauses_path).active()
     due = scheduling.due_users(

@@ -92,3 +92,18 @@ def test_cursor_survives_json_and_forgets_removed_users():
 def test_run_keys_are_deterministic_per_user_and_due_time():
     assert scheduling.crawl_run_key("u", 100.7) == scheduling.crawl_run_key("u", 100.2)
     assert scheduling.crawl_run_key("u", 100) != scheduling.crawl_run_key("u", 160)
+
+
+def test_revoked_and_expiring_users_are_called_out():
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    fresh = replace(user("fresh"), refresh_token_issued_at=(now - timedelta(days=10)).isoformat())
+    old = replace(user("old"), refresh_token_issued_at=(now - timedelta(days=175)).isoformat())
+    gone = replace(user("gone", "revoked"), refresh_token_issued_at=(now - timedelta(days=10)).isoformat())
+    lines = scheduling.attention_lines([fresh, old, gone], now=now)
+    assert lines == [
+        "not crawled, access revoked: gone (run `listory login` for each)",
+        "refresh token expiring or expired: old (expiring in 7 days) (run `listory login` for each)",
+    ]
