@@ -29,7 +29,7 @@ _embedded: dict[tuple, "SimulatorServer"] = {}
 
 def embedded_simulator(settings: Settings) -> "SimulatorServer":
     """This process's simulator for these settings, started on first use."""
-    from listory_pipeline.spotify.simulator import FaultConfig, Simulator, SimulatorConfig, SimulatorServer
+    from listory_pipeline.spotify.simulator import Simulator, SimulatorConfig, SimulatorServer
 
     key = (settings.simulator_seed, settings.simulator_users, settings.simulator_bulk_refused)
     with _embedded_lock:
