@@ -1,6 +1,6 @@
 """The report commands of `listory`; `listory_pipeline/cli.py` adds them with `add_report_commands(sub)`.
 
-    listory reports build [--as-of YYYY-MM-DD]
+    listory reports build [--as-of YYYY-MM-DD] [--no-tests]
     listory report listens|top-artists|top-albums|top-tracks|top-genres --user U --from D --to D
                    [--timeframe day|week|month|year] [--format table|csv|json] [--chart out.png|out.svg|out.html]
 
@@ -31,6 +31,9 @@ def add_report_commands(subparsers) -> None:
     reports_sub = reports.add_subparsers(dest="reports_command", required=True)
     build = reports_sub.add_parser("build", help="rebuild every report table from core.* (dbt build, with tests)")
     build.add_argument("--as-of", type=_date, help="build as of this date (default: each user's local today)")
+    build.add_argument(
+        "--no-tests", dest="tests", action="store_false", help="dbt run: build the tables only, skip data and unit tests"
+    )
     build.set_defaults(func=cmd_reports_build)
 
     report = subparsers.add_parser("report", help="a report for any date range, computed from core.* with Polars")
@@ -52,7 +55,7 @@ def cmd_reports_build(args) -> int:
     from listory_pipeline.settings import load_settings
 
     settings = load_settings()
-    result = build_reports(settings, args.as_of)
+    result = build_reports(settings, args.as_of, tests=args.tests)
     print(f"\nWarehouse: {result.warehouse_path}")
     print(f"As of: {result.as_of or 'each user local today'}; {result.seconds:.1f} s; dbt nodes: {result.node_counts}")
     for table, count in result.row_counts.items():

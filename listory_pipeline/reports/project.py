@@ -1,13 +1,26 @@
 """Where the dbt project is and what every dbt invocation is told.
 
-Python and dbt must write the same DuckDB file: every invocation passes the resolved
-`settings.warehouse_path` as the dbt var `warehouse_path`, which `dbt_project/profiles.yml`
-reads (its env-var defaults only serve a hand-run `dbt parse`).
+Python and dbt must write the same DuckDB file, and a build must not make dbt re-parse the
+project. So nothing per build travels as a dbt var (dbt discards its partial-parse state when
+`--vars` change: a full re-parse of every file, seconds on every build). Instead every
+invocation gets environment variables:
+
+- `LISTORY_WAREHOUSE_PATH`: the resolved `settings.warehouse_path`, read by
+  `dbt_project/profiles.yml` (constant per deployment, so the profile hash stays the same);
+- `LISTORY_REPORTS_AS_OF`: the as-of date or empty, and `LISTORY_DEFAULT_TIMEZONE`; the
+  macros read both only when a node runs (`execute`), never while dbt parses, so dbt's
+  partial parsing does not track them and a new as-of date re-parses nothing.
+
+Artifacts go to one stable target folder per home (`LISTORY_HOME/dbt-target`), so
+`partial_parse.msgpack` from the previous build is there for the next one.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -48,14 +61,52 @@ def parse_as_of(text: str | None) -> date | None:
         raise ValueError(f"as-of date must be YYYY-MM-DD, got {text!r}") from exc
 
 
-def dbt_vars(settings: Settings, as_of: date | None) -> dict[str, str | None]:
-    """The vars of one report build: which file, which as-of date, which default time zone."""
+AS_OF_ENV = "LISTORY_REPORTS_AS_OF"
+WAREHOUSE_ENV = "LISTORY_WAREHOUSE_PATH"
+DEFAULT_TIMEZONE_ENV = "LISTORY_DEFAULT_TIMEZONE"
+
+
+def dbt_env(settings: Settings, as_of: date | None) -> dict[str, str]:
+    """The environment of one report build: which file, which as-of date, which default time zone."""
     return {
-        "warehouse_path": str(settings.warehouse_path),
-        "as_of": as_of.isoformat() if as_of else None,
-        "default_timezone": settings.default_timezone,
+        WAREHOUSE_ENV: str(settings.warehouse_path),
+        AS_OF_ENV: as_of.isoformat() if as_of else "",
+        DEFAULT_TIMEZONE_ENV: settings.default_timezone,
     }
 
 
-def dbt_vars_arg(settings: Settings, as_of: date | None) -> list[str]:
-    return ["--vars", json.dumps(dbt_vars(settings, as_of))]
+def dbt_target_path(settings: Settings) -> Path:
+    """One target folder per home: dbt's partial-parse state survives from build to build."""
+    return settings.home / "dbt-target"
+
+
+def prepare_target_path(settings: Settings) -> Path:
+    """The target folder, without the previous build's run_results.json (never mistaken for this one's)."""
+    target = dbt_target_path(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "run_results.json").unlink(missing_ok=True)
+    return target
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextmanager
+def dbt_environment(settings: Settings, as_of: date | None) -> Iterator[dict[str, str]]:
+    """Set `dbt_env(...)` in os.environ while dbt is started, then restore what was there.
+
+    DbtCliResource copies os.environ into the dbt subprocess when `cli()` is called, so the
+    variables only need to be present around that call.
+    """
+    values = dbt_env(settings, as_of)
+    with _ENV_LOCK:
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield values
+        finally:
+            for name, old in saved.items():
+                if old is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = old

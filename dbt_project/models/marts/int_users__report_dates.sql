@@ -19,7 +19,7 @@ known as (
 
     select
         coalesce(users.user_id, listeners.user_id) as user_id,
-        coalesce(users.timezone, '{{ var("default_timezone", "UTC") }}') as timezone
+        coalesce(users.timezone, '{{ default_timezone() }}') as timezone
 
     from users
     full outer join listeners

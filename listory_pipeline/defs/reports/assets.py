@@ -20,7 +20,14 @@ from pydantic import Field
 
 from listory_pipeline.defs.reports.translator import ListoryDbtTranslator
 from listory_pipeline.defs.resources import WarehouseResource
-from listory_pipeline.reports.project import DBT_PROJECT_DIR, REPORT_TABLES, REPORT_VIEWS, dbt_vars_arg, parse_as_of
+from listory_pipeline.reports.project import (
+    DBT_PROJECT_DIR,
+    REPORT_TABLES,
+    REPORT_VIEWS,
+    dbt_environment,
+    prepare_target_path,
+    parse_as_of,
+)
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
@@ -53,7 +60,11 @@ def listory_dbt_models(
     as_of = parse_as_of(config.as_of)
     context.log.info("building reports as of %s into %s", as_of or "each user's local today", settings.warehouse_path)
     # dbt holds the DuckDB file while it runs: buffer its events, count rows once it is done
-    events = list(dbt.cli(["build", *dbt_vars_arg(settings, as_of)], context=context).stream())
+    # the as-of date travels in the environment, not as a dbt var, and the target folder is
+    # stable: dbt reuses its partial-parse state instead of re-parsing the project every build
+    with dbt_environment(settings, as_of):
+        invocation = dbt.cli(["build"], context=context, target_path=prepare_target_path(settings))
+    events = list(invocation.stream())
     counts = table_row_counts(settings.warehouse_path)
     for event in events:
         if isinstance(event, Output):
