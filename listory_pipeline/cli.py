@@ -76,6 +76,22 @@ def _print_summary(settings) -> None:
     print(format_table(["played at (UTC)", "user", "track", "artists"], [(f"{p:%Y-%m-%d %H:%M:%S}", u, t, a) for p, u, t, a in summary.newest]))
 
 
+def _demo_reports(settings, user_id: str) -> None:
+    """Build reports.* as the hourly schedule would, and show one of them."""
+    from listory_pipeline.reports.build import build_reports
+    from listory_pipeline.warehouse.summary import top_artists
+
+    print("\nBuilding reports.* with dbt ...", flush=True)
+    result = build_reports(settings, quiet=True)
+    if not result.success:
+        print("report build failed: " + "; ".join(result.failures), file=sys.stderr)
+        return
+    print(f"Built {len(result.row_counts)} report tables in {result.seconds:.1f} s")
+    rows = top_artists(settings.warehouse_path, user_id, "last_7_days", limit=5)
+    print(f"\nreports.top_artists, {user_id}, last_7_days:")
+    print(format_table(["rank", "artist", "listens", "minutes", "rank change"], rows))
+
+
 def cmd_demo(args) -> int:
     settings = load_settings()
     if not settings.uses_simulator:
@@ -112,6 +128,8 @@ def cmd_demo(args) -> int:
         )
     )
     _print_summary(settings)
+    if args.reports:
+        _demo_reports(settings, accounts[0]["user_id"])
     print("\nQuery it:  uv run listory sql \"select * from core.listens limit 10\"")
     print("See it:    uv run listory ui   (Dagster UI on http://127.0.0.1:3000)")
     return 0 if all(ok for _, ok, _ in outcomes) else 1
@@ -196,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="register simulated users, crawl them through Dagster, show what was stored")
     demo.add_argument("--users", type=int, default=3, help="how many simulated users to crawl (default 3)")
+    demo.add_argument("--no-reports", dest="reports", action="store_false", help="skip building reports.* afterwards")
     demo.set_defaults(func=cmd_demo)
 
     crawl = sub.add_parser("crawl", help="crawl registered users now (one Dagster run each)")

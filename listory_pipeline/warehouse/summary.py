@@ -29,3 +29,11 @@ def summarize(path: Path, *, newest: int = 5, wait_seconds: float = 30.0) -> War
     finally:
         conn.close()
     return WarehouseSummary(per_user, catalog, latest)
+
+
+def top_artists(path: Path, user_id: str, preset: str, *, limit: int = 10, wait_seconds: float = 30.0) -> list[tuple]:
+    conn = connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
+    try:
+        return conn.execute(_SQL["top_artists"], {"user_id": user_id, "preset": preset, "limit": limit}).fetchall()
+    finally:
+        conn.close()

@@ -26,3 +26,10 @@ LEFT JOIN core.artists AS a USING (artist_id)
 GROUP BY l.played_at, l.user_id, t.name
 ORDER BY l.played_at DESC
 LIMIT $limit
+
+-- name: top_artists
+SELECT rank, artist_name, listen_count, round(minutes_listened, 1), rank_change
+FROM reports.top_artists
+WHERE user_id = $user_id AND time_preset = $preset
+ORDER BY rank
+LIMIT $limit
