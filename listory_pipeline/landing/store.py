@@ -104,11 +104,17 @@ class LandingZone:
     def pull_id(self, user_id: str, path: Path) -> str:
         return f"{user_id}/{path.parent.name}/{path.stem}"
 
-    def pulls(self, user_id: str, since_day: date | None = None) -> Iterator[LandedPull]:
-        """Landed pulls of a user in fetch order, from `since_day` (UTC) on; temp files are skipped."""
+    def pulls(self, user_id: str, since: datetime | None = None) -> Iterator[LandedPull]:
+        """Landed pulls of a user in fetch order, fetched at or after `since`; temp files are skipped.
+
+        File names start with the fetch time, so older pulls are passed over by name
+        without being opened or parsed.
+        """
         user_dir = self._user_dir(user_id)
         if not user_dir.is_dir():
             return
+        since_day = since.astimezone(timezone.utc).date() if since is not None else None
+        since_stem = _stamp(since) if since is not None else ""
         for day_dir in sorted(p for p in user_dir.iterdir() if p.is_dir()):
             try:
                 day = date.fromisoformat(day_dir.name)
@@ -117,6 +123,8 @@ class LandingZone:
             if since_day is not None and day < since_day:
                 continue
             for path in sorted(day_dir.glob("*.json")):
+                if path.stem < since_stem:
+                    continue
                 fetched_at = datetime.strptime(path.stem.split("-")[0], "%Y%m%dT%H%M%S%fZ").replace(
                     tzinfo=timezone.utc
                 )

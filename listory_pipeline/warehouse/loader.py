@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from listory_pipeline.landing.store import LandedPull, LandingError, LandingZone, read_pull
@@ -22,6 +22,9 @@ from listory_pipeline.warehouse.parse import MalformedPullError, ParsedPull, par
 
 _SQL = sql_file(__file__, "load.sql")
 RECENTLY_PLAYED_LIMIT = 50
+# How far behind the newest loaded pull the next load starts looking: far longer than any crawl
+# can take between stamping a pull and landing it (timeouts, bounded retries, inline 429 waits).
+WATERMARK_SLACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -83,16 +86,17 @@ def _merge(pulls: list[ParsedPull], attribute: str, key: tuple[str, ...]) -> lis
 
 
 def pending_pulls(warehouse: Warehouse, landing: LandingZone, user_id: str) -> list[LandedPull]:
-    """Landed pulls not yet loaded or rejected, starting at the user's watermark day."""
+    """Landed pulls not yet loaded or rejected, from the user's watermark on."""
     row = warehouse.read(_SQL["select_watermark"], {"user_id": user_id})
-    since_day: date | None = row[0][0] if row else None
-    candidates = list(landing.pulls(user_id, since_day=since_day))
+    since: datetime | None = row[0][0] if row else None
+    candidates = list(landing.pulls(user_id, since=since))
     if not candidates:
         return []
-    since = datetime.combine(since_day or date.min, datetime.min.time(), tzinfo=timezone.utc)
     done = {
         pull_id
-        for (pull_id,) in warehouse.read(_SQL["select_loaded_pull_ids"], {"user_id": user_id, "since": since})
+        for (pull_id,) in warehouse.read(
+            _SQL["select_loaded_pull_ids"], {"user_id": user_id, "since": since or datetime.min.replace(tzinfo=timezone.utc)}
+        )
     }
     return [pull for pull in candidates if pull.pull_id not in done]
 
@@ -169,13 +173,14 @@ def load_user_pulls(
             warehouse.write(
                 "meta.loaded_pulls", _SQL["insert_loaded_pulls"], {**params, "rows": json.dumps(outcomes)}
             )
-            # Everything up to now is recorded, so later loads can start listing at today's folder.
-            today = now.astimezone(timezone.utc).date()
-            newest_pending_day = max(p.fetched_at.date() for p in pending)
+            # Every pull found is recorded now, so later loads may start listing near the newest
+            # one. The slack covers crawls still in flight: a pull is stamped when its request
+            # starts and written when the answer is in (retries and waits included).
+            newest_fetch = min(now, max(p.fetched_at for p in pending))
             warehouse.write(
                 "meta.landing_watermarks",
                 _SQL["upsert_watermark"],
-                {"user_id": user.user_id, "day": min(today, newest_pending_day) - timedelta(days=1)},
+                {"user_id": user.user_id, "first_open_at": newest_fetch - WATERMARK_SLACK},
             )
     result.write_statements = warehouse.writes.since(before)
     return result

@@ -5,7 +5,8 @@
 SELECT pull_id FROM meta.loaded_pulls WHERE user_id = $user_id AND fetched_at >= $since
 
 -- name: select_watermark
-SELECT first_open_day FROM meta.landing_watermarks WHERE user_id = $user_id
+SELECT coalesce(first_open_at, CAST(first_open_day AS TIMESTAMPTZ))
+FROM meta.landing_watermarks WHERE user_id = $user_id
 
 -- name: select_newest_played_at
 SELECT max(played_at) FROM core.listens WHERE user_id = $user_id
@@ -114,6 +115,8 @@ FROM (SELECT unnest(from_json($rows::JSON,
 ON CONFLICT DO NOTHING
 
 -- name: upsert_watermark
-INSERT INTO meta.landing_watermarks (user_id, first_open_day)
-VALUES ($user_id, $day)
-ON CONFLICT (user_id) DO UPDATE SET first_open_day = excluded.first_open_day
+INSERT INTO meta.landing_watermarks (user_id, first_open_day, first_open_at)
+VALUES ($user_id, CAST($first_open_at AS DATE), $first_open_at)
+ON CONFLICT (user_id) DO UPDATE SET
+    first_open_day = excluded.first_open_day,
+    first_open_at = excluded.first_open_at

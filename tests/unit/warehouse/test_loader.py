@@ -150,3 +150,33 @@ def test_core_users_mirrors_every_registered_user_with_their_status(landing, db_
         load_user_pulls(warehouse, landing, USER, now=T0 + timedelta(hours=5), mirror_users=others)
     with duckdb.connect(str(db_path), read_only=True) as conn:
         assert conn.execute("select user_id, status from core.users order by 1").fetchall() == [("alice", "active"), ("bob", "revoked")]
+
+
+def test_a_pull_landing_late_within_the_slack_is_still_loaded(landing, db_path):
+    # A crawl stamps its pull when the request starts and lands it when the answer is in;
+    # a load running in between must not move past it for good.
+    landing.land("alice", recently_played(plays_every(T0, 3)), fetched_at=T0 + timedelta(hours=2))
+    _load(db_path, landing, now=T0 + timedelta(hours=2, minutes=1))
+    slow = recently_played(plays_every(T0 + timedelta(hours=1), 4, tracks=4))
+    landing.land("alice", slow, fetched_at=T0 + timedelta(hours=1, minutes=58))
+    result = _load(db_path, landing, now=T0 + timedelta(hours=2, minutes=2))
+    assert result.pulls_loaded == 1 and result.new_listens == 4
+
+
+def test_loads_only_look_at_recent_pulls(landing, db_path, monkeypatch):
+    for hour in range(30):
+        landing.land("alice", recently_played(plays_every(T0, 2)), fetched_at=T0 + timedelta(hours=hour))
+    assert _load(db_path, landing, now=T0 + timedelta(hours=30)).pulls_loaded == 30
+    landing.land("alice", recently_played(plays_every(T0, 2)), fetched_at=T0 + timedelta(hours=30))
+    seen = []
+    original = LandingZone.pulls
+
+    def recording(self, user_id, since=None):
+        found = list(original(self, user_id, since=since))
+        seen.extend(found)
+        return iter(found)
+
+    monkeypatch.setattr(LandingZone, "pulls", recording)
+    assert _load(db_path, landing, now=T0 + timedelta(hours=30, minutes=1)).pulls_loaded == 1
+    # The newest loaded pull was fetched at hour 29: only pulls from hour 28 on are listed.
+    assert min(p.fetched_at for p in seen) >= T0 + timedelta(hours=28)
