@@ -7,7 +7,7 @@ Every preset, every timeframe, every top list, top_genre_artists and listening_c
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import polars as pl
