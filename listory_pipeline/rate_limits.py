@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from listory_pipeline.spotify.rate_gate import RateGate
+
 
 @dataclass(frozen=True)
 class Pause:
@@ -67,3 +69,28 @@ class PauseStore:
 
     def pause_for(self, app_key: str, now: datetime | None = None) -> Pause | None:
         return self.active(now).get(app_key)
+
+
+class SharedRateGate(RateGate):
+    """The client's rate gate, shared by every process of one Spotify app through a PauseStore.
+
+    A 429 seen by one run closes the gate for all runs of the app (and the sensor
+    skips the app's users meanwhile); before each request a run looks at the
+    store, so it waits, or fails at once without asking Spotify when the pause
+    is longer than it may wait inline.
+    """
+
+    def __init__(self, store: PauseStore, app_key: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._store = store
+        self._app_key = app_key
+
+    def block_until(self, until: datetime, reason: str | None = None) -> datetime:
+        until = super().block_until(until, reason)
+        self._store.record(self._app_key, until, reason or "rate limited (429)")
+        return until
+
+    def _refresh(self) -> None:
+        pause = self._store.pause_for(self._app_key, self._now())
+        if pause is not None:
+            RateGate.block_until(self, pause.until, pause.reason)

@@ -83,12 +83,18 @@ def landing_zone(settings: Settings) -> LandingZone:
     return LandingZone(settings.landing_dir)
 
 
-def spotify_client(settings: Settings, app: SpotifyApp | None = None) -> SpotifyClient:
+def spotify_client(settings: Settings, app: SpotifyApp | None = None, key: str | None = None) -> SpotifyClient:
+    """A client whose 429 pauses are shared with every process using the same app (`key`)."""
+    from listory_pipeline.rate_limits import SharedRateGate
+
+    if key is None:
+        key = default_app_key(settings) if app is None else app_key(app)
     return SpotifyClient(
         app or spotify_app(settings),
         timeout=settings.spotify_timeout_seconds,
         max_inline_wait_seconds=settings.spotify_max_inline_wait_seconds,
         token_cache=EncryptedTokenCache(settings.token_cache_path, secret_box(settings)),
+        rate_gate=SharedRateGate(pause_store(settings), key),
     )
 
 

@@ -52,11 +52,8 @@ class SpotifyResource(_SettingsResource):
 
             app = app_for_user(app, registry, user.user_id)
             app_key = runtime.user_app_key(settings, user) or app_key
-        with runtime.spotify_client(settings, app) as client:
+        with runtime.spotify_client(settings, app, app_key) as client:
             yield client, app_key
-
-    def pauses(self):
-        return runtime.pause_store(self.settings())
 
     def enrichment_budget(self) -> int:
         return self.settings().enrichment_max_requests

@@ -52,14 +52,21 @@ class RateGate:
 
     def block_for(self, seconds: float, reason: str | None = None) -> datetime:
         """Close the gate for ``seconds`` from now (never shortens an existing block)."""
-        until = self._now() + timedelta(seconds=max(0.0, float(seconds)))
+        return self.block_until(self._now() + timedelta(seconds=max(0.0, float(seconds))), reason)
+
+    def block_until(self, until: datetime, reason: str | None = None) -> datetime:
+        """Close the gate until ``until`` (never shortens an existing block)."""
         with self._lock:
             if self._blocked_until is None or until > self._blocked_until:
                 self._blocked_until = until
                 self._reason = reason
             return self._blocked_until
 
+    def _refresh(self) -> None:
+        """Hook for gates that learn of blocks from elsewhere (other processes) before each wait."""
+
     def _remaining(self) -> tuple[float, datetime | None, str | None]:
+        self._refresh()
         with self._lock:
             until, reason = self._blocked_until, self._reason
         if until is None:

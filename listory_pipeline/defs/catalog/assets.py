@@ -40,8 +40,6 @@ def artist_genres(
             max_requests=spotify.enrichment_budget(),
             lock_wait_seconds=warehouse.lock_wait_seconds(),
         )
-    if outcome.rate_limited is not None:
-        spotify.pauses().record(app_key, outcome.rate_limited.retry_at, outcome.rate_limited.reason or "rate limited")
     if outcome.skipped_reason:
         context.log.info("enrichment: %s", outcome.skipped_reason)
     result = outcome.result

@@ -63,14 +63,9 @@ def landing_recently_played(
         context.log.warning(
             "the refresh token of %s is %s: run `listory login` for them before crawling stops", user_id, expiry.describe()
         )
-    with spotify.client(user, users) as (client, app_key):
-        pause = spotify.pauses().pause_for(app_key)
-        if pause is not None:
-            raise Failure(
-                description=f"Spotify app rate-limited ({pause.reason}) until {pause.until:%Y-%m-%d %H:%M:%S} UTC; "
-                "crawls of this app resume by themselves after that",
-                metadata={"retry_at": pause.until.isoformat(), "reason": pause.reason},
-            )
+    # A pause of the app recorded by another run makes the client wait, or fail at once
+    # without asking Spotify when it is longer than a run may wait inline.
+    with spotify.client(user, users) as (client, _app_key):
         session = client.user_session(
             user_id, users.refresh_token(user_id), on_new_refresh_token=users.save_refresh_token
         )
@@ -82,9 +77,9 @@ def landing_recently_played(
                 description=f"user {user_id} revoked access to Spotify; marked revoked. Run `listory login` to restore."
             ) from exc
         except RateLimitedError as exc:
-            spotify.pauses().record(app_key, exc.retry_at, exc.reason or "rate limited")
             raise Failure(
-                description=f"Spotify rate limit ({exc.reason or '429'}): retry after {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC",
+                description=f"Spotify app rate-limited ({exc.reason or '429'}) until {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC; "
+                "crawls of this app resume by themselves after that",
                 metadata={"retry_at": exc.retry_at.isoformat(), "reason": exc.reason or "rate_limited"},
             ) from exc
     context.log.info("landed %s plays for %s at %s", outcome.plays_in_pull, user_id, outcome.pull.path)

@@ -21,7 +21,6 @@ from listory_pipeline import runtime, scheduling
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource
-from listory_pipeline.rate_limits import PauseStore
 
 LANDING_KEY = AssetKey(["landing", "recently_played"])
 PARTITION_TAG = "dagster/partition"
@@ -118,7 +117,7 @@ def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryRe
     for line in scheduling.attention_lines(users):
         context.log.warning(line)
     default_app = runtime.default_app_key(settings)
-    pauses = PauseStore(settings.rate_limit_pauses_path).active()
+    pauses = runtime.pause_store(settings).active()
     due = scheduling.due_users(
         users,
         cursor,
