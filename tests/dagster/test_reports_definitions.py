@@ -103,3 +103,15 @@ def test_a_build_through_dagster_materializes_reports_and_charts(reports_defs, t
     ).fetchall()
     conn.close()
     assert day == [(4,)]
+
+
+def test_the_dbt_resource_finds_dbt_without_the_environment_on_path(monkeypatch):
+    # `dagster-webserver` started by its full path (no `uv run`, venv not on PATH) must still load.
+    import sys
+    from pathlib import Path
+
+    from listory_pipeline.defs.reports.resources import build_report_resources
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    dbt = build_report_resources()["dbt"]
+    assert Path(dbt.dbt_executable) == Path(sys.executable).parent / "dbt"

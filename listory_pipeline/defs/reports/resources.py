@@ -1,8 +1,9 @@
 """Resources of the reports code location, bound in one place.
 
-`dbt` runs the project in dbt_project/; `warehouse` is the same settings-driven resource the
-crawl location uses, so both write `LISTORY_HOME/warehouse.duckdb` (the path reaches dbt as
-the var `warehouse_path`, see listory_pipeline/reports/project.py).
+`dbt` runs the project in dbt_project/ with the `dbt` of this environment (found beside the
+interpreter, so it works whether or not the venv is on PATH); `warehouse` is the same
+settings-driven resource the crawl location uses, so both write `LISTORY_HOME/warehouse.duckdb`
+(the path reaches dbt in the environment, see listory_pipeline/reports/project.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from listory_pipeline.defs.resources import WarehouseResource
+from listory_pipeline.reports.build import dbt_executable
 from listory_pipeline.reports.project import DBT_PROJECT_DIR
 
 
@@ -34,6 +36,8 @@ class ListoryDbtCliResource(DbtCliResource):
 
 def build_report_resources() -> dict[str, ConfigurableResource]:
     return {
-        "dbt": ListoryDbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
+        "dbt": ListoryDbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        ),
         "warehouse": WarehouseResource(),
     }
