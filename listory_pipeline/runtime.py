@@ -66,9 +66,13 @@ def spotify_app(settings: Settings) -> SpotifyApp:
     )
 
 
+def _app_key(client_id: str, api: str) -> str:
+    """Which Spotify app pauses and enrichment state belong to: the client id at its API."""
+    return f"{client_id}@{api}"
+
+
 def app_key(app: SpotifyApp) -> str:
-    """Which Spotify app enrichment state belongs to: the client id at its API."""
-    return f"{app.client_id}@{app.api_url}"
+    return _app_key(app.client_id, app.api_url)
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -119,18 +123,22 @@ def simulator_accounts(settings: Settings) -> list[dict]:
 
 
 def default_app_key(settings: Settings) -> str:
-    """The instance app's key, without starting an embedded simulator (sensors must stay cheap)."""
+    """The instance app's key, without starting an embedded simulator (sensors must stay cheap).
+
+    Embedded simulators listen on a different port in every process, so their key names
+    the simulator, not its URL.
+    """
     if not settings.uses_simulator:
-        return f"{settings.spotify_client_id}@{settings.spotify_api_url}"
+        return _app_key(settings.spotify_client_id, settings.spotify_api_url)
     from listory_pipeline.spotify.simulator.config import SimulatorConfig
 
-    return f"{SimulatorConfig().client_id}@simulator"
+    return _app_key(SimulatorConfig().client_id, "simulator")
 
 
-def user_app_key(settings: Settings, user) -> str | None:
-    """The key of a user's own Spotify app, if they brought one."""
+def app_key_for_user(settings: Settings, user) -> str:
+    """The key of the app a user is crawled with: their own when they brought one, else the instance's."""
     client_id = getattr(user, "app_client_id", None)
-    return f"{client_id}@{settings.spotify_api_url}" if client_id else None
+    return _app_key(client_id, settings.spotify_api_url) if client_id else default_app_key(settings)
 
 
 def pause_store(settings: Settings):

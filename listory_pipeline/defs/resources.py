@@ -19,7 +19,7 @@ from pydantic import Field
 from listory_pipeline import runtime
 from listory_pipeline.landing.store import LandingZone
 from listory_pipeline.settings import Settings, load_settings
-from listory_pipeline.spotify.client import SpotifyClient
+from listory_pipeline.spotify.client import SpotifyClient, UserSession
 from listory_pipeline.users.registry import RegisteredUser, UserRegistry
 
 
@@ -39,21 +39,26 @@ class SpotifyResource(_SettingsResource):
     """The Spotify Web API, or the built-in simulator when no credentials are set."""
 
     @contextmanager
-    def client(self, user: RegisteredUser | None = None, registry: UserRegistry | None = None) -> Iterator[tuple[SpotifyClient, str]]:
-        """A client for the instance's app, or for the user's own app when they brought one.
+    def user_session(
+        self, user: RegisteredUser, registry: UserRegistry
+    ) -> Iterator[tuple[SpotifyClient, UserSession, str]]:
+        """A client for the user's app (their own when they brought one, else the instance's) and
+        their session, whose rotated refresh tokens go straight back to the registry.
 
-        Yields the client and the key of its app (rate-limit pauses and enrichment state are per app).
+        Also yields the key of the app: rate-limit pauses and enrichment state are per app.
         """
         settings = self.settings()
         app = runtime.spotify_app(settings)
-        app_key = runtime.default_app_key(settings)
-        if user is not None and registry is not None and user.app_client_id:
+        if user.app_client_id:
             from listory_pipeline.users.login import app_for_user
 
             app = app_for_user(app, registry, user.user_id)
-            app_key = runtime.user_app_key(settings, user) or app_key
+        app_key = runtime.app_key_for_user(settings, user)
         with runtime.spotify_client(settings, app, app_key) as client:
-            yield client, app_key
+            session = client.user_session(
+                user.user_id, registry.refresh_token(user.user_id), on_new_refresh_token=registry.save_refresh_token
+            )
+            yield client, session, app_key
 
     def enrichment_budget(self) -> int:
         return self.settings().enrichment_max_requests

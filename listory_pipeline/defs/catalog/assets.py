@@ -28,10 +28,7 @@ def artist_genres(
 ) -> MaterializeResult:
     user_id = context.partition_key
     users = registry.registry()
-    with spotify.client(users.get(user_id), users) as (client, app_key):
-        session = client.user_session(
-            user_id, users.refresh_token(user_id), on_new_refresh_token=users.save_refresh_token
-        )
+    with spotify.user_session(users.get(user_id), users) as (client, session, app_key):
         outcome = crawl.enrich_artists(
             warehouse.path(),
             client,

@@ -23,7 +23,7 @@ from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import LandingResource, RegistryResource, SpotifyResource, WarehouseResource
 from listory_pipeline.spotify.errors import AuthRevokedError, RateLimitedError
 from listory_pipeline.warehouse.checks import LISTEN_CHECKS
-from listory_pipeline.users.registry import token_expiry_status
+from listory_pipeline.users.registry import RegisteredUser, UserRegistry, token_expiry_status
 from listory_pipeline.warehouse.loader import UserRow
 
 LANDING_KEY = AssetKey(["landing", "recently_played"])
@@ -31,8 +31,8 @@ LISTENS_KEY = AssetKey(["core", "listens"])
 CATALOG_FROM_PAYLOAD = ("tracks", "albums", "artists", "track_artists", "album_artists", "users")
 
 
-def _active_user(registry: RegistryResource, user_id: str):
-    user = registry.registry().get(user_id)
+def _active_user(users: UserRegistry, user_id: str) -> RegisteredUser:
+    user = users.get(user_id)
     if user.status != "active":
         raise Failure(
             description=f"user {user_id} is {user.status}"
@@ -56,8 +56,8 @@ def landing_recently_played(
     registry: RegistryResource,
 ) -> MaterializeResult:
     user_id = context.partition_key
-    user = _active_user(registry, user_id)
     users = registry.registry()
+    user = _active_user(users, user_id)
     expiry = token_expiry_status(user)
     if expiry.status in ("expiring", "expired"):
         context.log.warning(
@@ -65,10 +65,7 @@ def landing_recently_played(
         )
     # A pause of the app recorded by another run makes the client wait, or fail at once
     # without asking Spotify when it is longer than a run may wait inline.
-    with spotify.client(user, users) as (client, _app_key):
-        session = client.user_session(
-            user_id, users.refresh_token(user_id), on_new_refresh_token=users.save_refresh_token
-        )
+    with spotify.user_session(user, users) as (_client, session, _app_key):
         try:
             outcome = crawl.land_recent_plays(session, landing.zone(), user_id)
         except AuthRevokedError as exc:

@@ -116,7 +116,6 @@ def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryRe
     scheduling.forget_missing(cursor, {user.user_id for user in users})
     for line in scheduling.attention_lines(users):
         context.log.warning(line)
-    default_app = runtime.default_app_key(settings)
     pauses = runtime.pause_store(settings).active()
     due = scheduling.due_users(
         users,
@@ -126,7 +125,7 @@ def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryRe
         partitions=set(context.instance.get_dynamic_partitions(spotify_users.name)),
         in_flight=users_in_flight(context.instance),
         paused_apps={key: pause.until.timestamp() for key, pause in pauses.items()},
-        app_of_user={user.user_id: runtime.user_app_key(settings, user) or default_app for user in users},
+        app_of_user={user.user_id: runtime.app_key_for_user(settings, user) for user in users},
     )
     run_requests = []
     for user_id in due:
