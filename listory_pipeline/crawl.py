@@ -34,7 +34,6 @@ class EnrichOutcome:
     result: EnrichmentOutcome | None = None
     skipped_reason: str | None = None
     bulk_refused_kinds: tuple[str, ...] = ()
-    rate_limited: RateLimitedError | None = None
 
 
 def land_recent_plays(session: UserSession, landing: LandingZone, user_id: str) -> LandOutcome:
@@ -84,12 +83,11 @@ def enrich_artists(
     bulk_known_before = client.bulk_allowed("artists")
     before = session.counter.snapshot()
     skipped_reason = None
-    rate_limited = None
     try:
         fetched = session.artists(plan.artist_ids, max_requests=max_requests)
         items, missing, deferred = fetched.items, fetched.missing_ids, fetched.deferred_ids
     except RateLimitedError as exc:
-        rate_limited = exc
+        # The client's shared gate has recorded the pause for every process of the app.
         items, missing, deferred = [], [], plan.artist_ids
         skipped_reason = f"rate limited until {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC; enrichment deferred"
     requests = session.counter.diff(before)
@@ -111,6 +109,5 @@ def enrich_artists(
         result=result,
         skipped_reason=skipped_reason,
         bulk_refused_kinds=refused,
-        rate_limited=rate_limited,
     )
 

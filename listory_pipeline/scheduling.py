@@ -148,13 +148,6 @@ def crawl_run_key(user_id: str, due_at: float) -> str:
     return f"crawl:{user_id}:{int(due_at)}"
 
 
-def state_summary(cursor: SchedulerCursor) -> dict[str, int]:
-    return {
-        "users": len(cursor.users),
-        "failing": sum(1 for s in cursor.users.values() if s.failures),
-    }
-
-
 
 def attention_lines(users: Iterable[RegisteredUser], now=None) -> list[str]:
     """Users a person must act on before crawling them stops or stays stopped."""

@@ -142,18 +142,6 @@ class LandingZone:
         shutil.rmtree(user_dir)
         return count
 
-    def users(self) -> list[str]:
-        """User ids that have landed pulls (read from the files, since folder names may be cleaned)."""
-        base = self.root / KIND
-        if not base.is_dir():
-            return []
-        found = []
-        for user_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-            first = next(user_dir.glob("*/*.json"), None)
-            if first is not None:
-                found.append(read_pull(first)["user_id"])
-        return found
-
 
 def read_pull(path: Path) -> dict[str, Any]:
     """The landed document, checked for the envelope fields the loader relies on."""
