@@ -164,25 +164,23 @@ def cmd_simulator(args) -> int:
 def cmd_sql(args) -> int:
     import duckdb
 
-    from listory_pipeline.warehouse.connection import connect_with_retry
+    from listory_pipeline.warehouse.connection import reading_warehouse
 
     settings = load_settings()
     if not settings.warehouse_path.exists():
         print(f"no warehouse at {settings.warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
         return 2
     query = args.query if args.query != "-" else sys.stdin.read()
-    conn = connect_with_retry(settings.warehouse_path, read_only=True, wait_seconds=30)
-    try:
-        cursor = conn.execute(query)
-        if cursor.description is None:
-            return 0
-        headers = [d[0] for d in cursor.description]
-        rows = cursor.fetchmany(args.limit)
-    except duckdb.Error as exc:
-        print(f"query failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        conn.close()
+    with reading_warehouse(settings.warehouse_path, wait_seconds=30) as conn:
+        try:
+            cursor = conn.execute(query)
+            if cursor.description is None:
+                return 0
+            headers = [d[0] for d in cursor.description]
+            rows = cursor.fetchmany(args.limit)
+        except duckdb.Error as exc:
+            print(f"query failed: {exc}", file=sys.stderr)
+            return 1
     print(format_table(headers, rows))
     return 0
 

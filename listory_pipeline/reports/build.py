@@ -52,10 +52,9 @@ def _run_results_summary(run_results: dict) -> tuple[list[str], dict[str, int]]:
 
 def table_row_counts(warehouse_path: Path) -> dict[tuple[str, str], int]:
     """Rows of every table dbt builds, by (schema, table); read-only, after dbt released the file."""
-    from listory_pipeline.warehouse.connection import connect_with_retry
+    from listory_pipeline.warehouse.connection import reading_warehouse
 
-    conn = connect_with_retry(warehouse_path, read_only=True, wait_seconds=60)
-    try:
+    with reading_warehouse(warehouse_path, wait_seconds=60) as conn:
         tables = conn.execute(
             "select schema_name, table_name from duckdb_tables() "
             "where schema_name in ('marts', 'reports') order by all"
@@ -65,8 +64,6 @@ def table_row_counts(warehouse_path: Path) -> dict[tuple[str, str], int]:
             (schema, table): conn.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
             for schema, table in tables
         }
-    finally:
-        conn.close()
 
 
 def report_row_counts(warehouse_path: Path) -> dict[str, int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from listory_pipeline.sqlfiles import sql_file
-from listory_pipeline.warehouse.connection import bind, connect_with_retry
+from listory_pipeline.warehouse.connection import bind, reading_warehouse
 
 TIMEZONE_MARGIN = timedelta(hours=14)
 TIMEFRAME_INTERVALS = {"day": "1d", "week": "1w", "month": "1mo", "year": "1y"}
@@ -57,8 +57,7 @@ def _load(
 ) -> _Range:
     if end_date < start_date:
         raise ValueError(f"the range ends ({end_date}) before it starts ({start_date})")
-    conn = connect_with_retry(Path(warehouse_path), read_only=True, wait_seconds=30)
-    try:
+    with reading_warehouse(Path(warehouse_path), wait_seconds=30) as conn:
         found = conn.execute(_SQL["user_timezone"], {"user_id": user_id}).fetchall()
         tz = found[0][0] if found else default_timezone
         [(first_played_at,)] = conn.execute(_SQL["first_played_at"], {"user_id": user_id}).fetchall()
@@ -76,8 +75,6 @@ def _load(
         artist_ids = track_artists["artist_id"].unique().to_list()
         artists = _query(conn, "artists_by_id", {"artist_ids": artist_ids})
         artist_genres = _query(conn, "artist_genres_by_artist", {"artist_ids": artist_ids})
-    finally:
-        conn.close()
 
     first_local_date = None
     if first_played_at is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from listory_pipeline.reports.charts import bar_chart_png, markdown_table, png_data_uri
 from listory_pipeline.sqlfiles import sql_file
-from listory_pipeline.warehouse.connection import bind, connect_with_retry
+from listory_pipeline.warehouse.connection import bind, reading_warehouse
 
 MAX_BARS = 120
 TOP_LISTS = ("top_artists", "top_albums", "top_tracks", "top_genres")
@@ -40,8 +40,7 @@ def chart_timeframe(bucket_counts: dict[str, int]) -> str:
 
 
 def user_previews(warehouse_path: Path, *, time_preset: str = "last_30_days", top_n: int = 10, max_users: int = 25) -> list[UserPreview]:
-    conn = connect_with_retry(warehouse_path, read_only=True, wait_seconds=60)
-    try:
+    with reading_warehouse(warehouse_path, wait_seconds=60) as conn:
         users = [u for (u,) in _fetch(conn, "report_users")][:max_users]
         previews = []
         for user_id in users:
@@ -65,8 +64,6 @@ def user_previews(warehouse_path: Path, *, time_preset: str = "last_30_days", to
                 )
             previews.append(UserPreview(user_id, timeframe, len(series), sum(values), "\n\n".join(parts)))
         return previews
-    finally:
-        conn.close()
 
 
 def _change(rank_change: int | None) -> str:

@@ -92,10 +92,6 @@ class StatementCounter:
             if count != snapshot.get(table, 0)
         }
 
-    @property
-    def total(self) -> int:
-        return sum(self.by_table.values())
-
 
 class Warehouse:
     """A migrated read-write connection plus a counter of the writes made through it."""
@@ -122,6 +118,16 @@ class Warehouse:
             raise
         else:
             self.conn.execute("COMMIT")
+
+
+@contextmanager
+def reading_warehouse(path: Path, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection, closed on exit: while it is open, no other process can write."""
+    conn = connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 @contextmanager

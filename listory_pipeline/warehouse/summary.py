@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from listory_pipeline.sqlfiles import sql_file
-from listory_pipeline.warehouse.connection import connect_with_retry
+from listory_pipeline.warehouse.connection import reading_warehouse
 
 _SQL = sql_file(__file__, "summary.sql")
 
@@ -19,21 +19,15 @@ class WarehouseSummary:
 
 
 def summarize(path: Path, *, newest: int = 5, wait_seconds: float = 30.0) -> WarehouseSummary:
-    conn = connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
-    try:
+    with reading_warehouse(path, wait_seconds=wait_seconds) as conn:
         per_user = conn.execute(_SQL["per_user"]).fetchall()
         cursor = conn.execute(_SQL["catalog_counts"])
         names = [d[0] for d in cursor.description]
         catalog = dict(zip(names, cursor.fetchone()))
         latest = conn.execute(_SQL["newest_listens"], {"limit": newest}).fetchall()
-    finally:
-        conn.close()
     return WarehouseSummary(per_user, catalog, latest)
 
 
 def top_artists(path: Path, user_id: str, preset: str, *, limit: int = 10, wait_seconds: float = 30.0) -> list[tuple]:
-    conn = connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
-    try:
+    with reading_warehouse(path, wait_seconds=wait_seconds) as conn:
         return conn.execute(_SQL["top_artists"], {"user_id": user_id, "preset": preset, "limit": limit}).fetchall()
-    finally:
-        conn.close()
