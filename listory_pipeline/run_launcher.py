@@ -53,9 +53,16 @@ def _forkserver_context():
         return _context
 
 
-def run_worker(run_id: str, instance_ref) -> None:
-    """Body of a forked run worker: execute the run as Dagster's own run worker does."""
+def run_worker(run_id: str, instance_ref, environment: Mapping[str, str]) -> None:
+    """Body of a forked run worker: execute the run as Dagster's own run worker does.
+
+    The worker takes the launching process's environment (LISTORY_HOME, credentials), as a
+    subprocess started by the launcher would, not the one the fork server was started with.
+    """
     from dagster import DagsterInstance
+
+    os.environ.clear()
+    os.environ.update(environment)
     from dagster._cli.api import _execute_run_command_body
 
     with DagsterInstance.from_ref(instance_ref) as instance:
@@ -86,7 +93,7 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         run = context.dagster_run
         check.invariant(run.job_code_origin is not None, f"run {run.run_id} has no Python origin to execute")
         process = _forkserver_context().Process(
-            target=run_worker, args=(run.run_id, self._instance.get_ref()), name=f"dagster-run-{run.run_id[:8]}"
+            target=run_worker, args=(run.run_id, self._instance.get_ref(), dict(os.environ)), name=f"dagster-run-{run.run_id[:8]}"
         )
         process.start()
         self._processes[run.run_id] = process

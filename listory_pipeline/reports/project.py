@@ -81,7 +81,7 @@ def dbt_target_path(settings: Settings) -> Path:
 
 
 def prepare_target_path(settings: Settings) -> Path:
-    """The target folder, without the previous build's run_results.json (never mistaken for this one's)."""
+    """The target folder, without a previous run_results.json (builds no longer write one; never stale)."""
     target = dbt_target_path(settings)
     target.mkdir(parents=True, exist_ok=True)
     (target / "run_results.json").unlink(missing_ok=True)
@@ -93,10 +93,10 @@ _ENV_LOCK = threading.Lock()
 
 @contextmanager
 def dbt_environment(settings: Settings, as_of: date | None) -> Iterator[dict[str, str]]:
-    """Set `dbt_env(...)` in os.environ while dbt is started, then restore what was there.
+    """Set `dbt_env(...)` in os.environ for one dbt invocation, then restore what was there.
 
-    DbtCliResource copies os.environ into the dbt subprocess when `cli()` is called, so the
-    variables only need to be present around that call.
+    dbt runs in this process (reports/dbt_runner.py) and reads them while it runs: the profile
+    when the invocation starts, the macros as each node runs.
     """
     values = dbt_env(settings, as_of)
     with _ENV_LOCK:

@@ -105,13 +105,63 @@ def test_a_build_through_dagster_materializes_reports_and_charts(reports_defs, t
     assert day == [(4,)]
 
 
-def test_the_dbt_resource_finds_dbt_without_the_environment_on_path(monkeypatch):
-    # `dagster-webserver` started by its full path (no `uv run`, venv not on PATH) must still load.
-    import sys
-    from pathlib import Path
+def _materialize_reports(tmp_path, selection=None, raise_on_error=True):
+    from listory_pipeline.defs.reports.assets import listory_dbt_models, report_charts
+    from listory_pipeline.defs.resources import WarehouseResource
 
-    from listory_pipeline.defs.reports.resources import build_report_resources
+    with DagsterInstance.ephemeral() as instance:
+        return materialize(
+            [listory_dbt_models, report_charts],
+            selection=selection,
+            resources={"warehouse": WarehouseResource(listory_home=str(tmp_path))},
+            instance=instance,
+            run_config={"ops": {"listory_dbt_models": {"config": {"as_of": AS_OF.isoformat()}}}},
+            raise_on_error=raise_on_error,
+        )
 
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    dbt = build_report_resources()["dbt"]
-    assert Path(dbt.dbt_executable) == Path(sys.executable).parent / "dbt"
+
+def test_a_selected_report_rebuilds_that_model_only(reports_defs, tmp_path):
+    from listory_pipeline.settings import load_settings
+
+    settings = load_settings({"LISTORY_HOME": str(tmp_path)})
+    seed(settings.warehouse_path, hand_built_catalog())
+    assert _materialize_reports(tmp_path).success
+    conn = duckdb.connect(str(settings.warehouse_path))
+    before = conn.execute("select count(*) from reports.top_tracks").fetchall()
+    conn.execute("delete from reports.top_tracks")  # only a rebuild of top_tracks brings them back
+    conn.execute("delete from reports.top_albums")
+    conn.close()
+
+    result = _materialize_reports(tmp_path, selection=[AssetKey(["reports", "top_tracks"])])
+    assert result.success
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == {AssetKey(["reports", "top_tracks"])}
+    checks = {e.event_specific_data.asset_check_key.asset_key for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {AssetKey(["reports", "top_tracks"])}
+    conn = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    assert conn.execute("select count(*) from reports.top_tracks").fetchall() == before
+    assert conn.execute("select count(*) from reports.top_albums").fetchall() == [(0,)]
+    conn.close()
+
+
+def test_a_broken_model_fails_the_step_names_it_and_keeps_what_was_built(reports_defs, tmp_path):
+    from dagster import Failure
+
+    from listory_pipeline.settings import load_settings
+
+    settings = load_settings({"LISTORY_HOME": str(tmp_path)})
+    seed(settings.warehouse_path, hand_built_catalog())
+    conn = duckdb.connect(str(settings.warehouse_path))
+    conn.execute("update core.users set timezone = 'Mars/Olympus_Mons' where user_id = 'tokyo'")
+    conn.close()
+
+    result = _materialize_reports(tmp_path, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == "listory_dbt_models"]
+    error = failure.event_specific_data.error
+    assert error.cls_name == Failure.__name__
+    assert "int_users__report_dates" in error.message or "int_listens__localized" in error.message
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert AssetKey(["staging", "stg_spotify__listens"]) in materialized  # built before the failure
+    assert AssetKey(["reports", "top_artists"]) not in materialized  # downstream of it: skipped
+    # the warehouse is released: the next crawl load can write
+    duckdb.connect(str(settings.warehouse_path)).close()

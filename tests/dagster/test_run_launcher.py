@@ -1,9 +1,12 @@
-"""Crawl runs launched the way the daemon launches them, through the fork-server run launcher."""
+"""Runs launched the way the daemon launches them, through the fork-server run launcher."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import duckdb
 from dagster import DagsterInstance, DagsterRunStatus
@@ -12,7 +15,9 @@ from dagster._core.launcher.base import LaunchRunContext
 
 from listory_pipeline.dagster_home import ensure_dagster_home
 from listory_pipeline.definitions import defs
+from listory_pipeline.reports.project import DBT_PROJECT_DIR
 from listory_pipeline.run_launcher import CPU_TAG, PID_TAG, ForkserverRunLauncher
+from listory_pipeline.settings import load_settings
 from listory_pipeline.warehouse.connection import open_warehouse
 
 
@@ -71,3 +76,53 @@ def test_a_launched_run_can_be_terminated(crawl_env, tmp_path, monkeypatch):
             assert ended.status == DagsterRunStatus.CANCELED
     finally:
         holder.close()
+
+
+def test_the_fork_server_preload_parses_and_warms_dbt(tmp_path):
+    # what the fork server does before the first fork; a forked report run then finds dbt warm
+    probe = (
+        "import listory_pipeline.run_worker_preload, sys; "
+        "from listory_pipeline.reports import dbt_runner; from listory_pipeline.settings import load_settings; "
+        "sys.exit(0 if dbt_runner.is_warm(load_settings()) and 'listory_pipeline.reports_definitions' in sys.modules else 3)"
+    )
+    env = {**os.environ, "LISTORY_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "dbt parsed and warmed" in done.stderr
+    assert not (tmp_path / "home" / "warehouse.duckdb").exists()  # the warm-up used a scratch warehouse
+
+
+def test_a_report_run_is_built_by_a_forked_worker(tmp_path, monkeypatch):
+    from tests.unit.reports.builders import seed
+    from tests.unit.reports.hand_built import AS_OF, hand_built_catalog
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LISTORY_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    settings = load_settings()
+    seed(settings.warehouse_path, hand_built_catalog())
+    ensure_dagster_home(settings)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True, cwd=DBT_PROJECT_DIR,
+    )
+    from listory_pipeline.reports_definitions import defs as reports_defs
+
+    repository = ReconstructableRepository.for_module(
+        "listory_pipeline.reports_definitions", "defs", working_directory=os.getcwd()
+    )
+    origin = repository.get_reconstructable_job("build_reports_job").get_python_origin()
+    with DagsterInstance.get() as instance:
+        run = instance.create_run_for_job(
+            reports_defs.resolve_job_def("build_reports_job"),
+            run_config={"ops": {"listory_dbt_models": {"config": {"as_of": AS_OF.isoformat()}}}},
+            job_code_origin=origin,
+        )
+        instance.run_launcher.launch_run(LaunchRunContext(run, None))
+        finished = _wait(instance, run.run_id, timeout=120)
+        assert finished.status == DagsterRunStatus.SUCCESS
+        assert int(finished.tags[PID_TAG]) != os.getpid()
+        logs = [e.user_message for e in instance.all_logs(run.run_id)]
+        assert any(m.startswith("dbt build --no-use-colors") for m in logs)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        assert conn.execute("select count(distinct user_id) from reports.top_artists").fetchone()[0] == 3
