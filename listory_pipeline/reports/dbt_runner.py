@@ -35,6 +35,12 @@ from listory_pipeline.settings import Settings
 # Folders of a dbt project that are dbt's output, not its input.
 _OUTPUT_DIRS = {"target", "logs", "dbt_packages", "__pycache__"}
 
+# dbt's static parser (dbt-extractor) runs on a Rust thread pool that survives the parse: a
+# process forked afterwards (every report run, from the fork server) inherits a pool without
+# its threads and hangs at its own next parse. Jinja renders model configs instead (slower only
+# on a full parse, ~20 models here).
+_PARSE_FLAGS = ["--no-static-parser"]
+
 # dbt writes manifest.json and run_results.json after every invocation (~0.2 s for this
 # project); nothing reads them here (the result comes back as an object), so they are skipped.
 # dbt.log keeps info and errors (node results, failures); the text of every SQL statement at
@@ -111,7 +117,7 @@ def _parse(settings: Settings, project_dir: Path) -> ParsedProject:
     fingerprint = project_fingerprint(project_dir)
     target = prepare_target_path(settings)
     with dbt_environment(settings, None):
-        outcome = dbtRunner().invoke(["parse", "--quiet", *_common_args(project_dir, target)])
+        outcome = dbtRunner().invoke(["parse", "--quiet", *_PARSE_FLAGS, *_common_args(project_dir, target)])
     _release_warehouse()
     if not outcome.success or outcome.result is None:
         raise DbtParseError(f"dbt could not parse {project_dir}: {outcome.exception or 'see dbt.log in ' + str(target)}")

@@ -79,11 +79,14 @@ def test_a_launched_run_can_be_terminated(crawl_env, tmp_path, monkeypatch):
 
 
 def test_the_fork_server_preload_parses_and_warms_dbt(tmp_path):
-    # what the fork server does before the first fork; a forked report run then finds dbt warm
+    # what the fork server does before the first fork; a forked report run then finds dbt warm,
+    # and no thread is running when it forks
     probe = (
         "import listory_pipeline.run_worker_preload, sys; "
         "from listory_pipeline.reports import dbt_runner; from listory_pipeline.settings import load_settings; "
-        "sys.exit(0 if dbt_runner.is_warm(load_settings()) and 'listory_pipeline.reports_definitions' in sys.modules else 3)"
+        "import os; threads = len(os.listdir('/proc/self/task')); "
+        "sys.exit(0 if dbt_runner.is_warm(load_settings()) and 'listory_pipeline.reports_definitions' in sys.modules "
+        "and threads == 1 else f'warm {dbt_runner.is_warm(load_settings())}, {threads} threads')"
     )
     env = {**os.environ, "LISTORY_HOME": str(tmp_path / "home")}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
