@@ -4,10 +4,15 @@ Dagster's default launcher asks the code server to spawn a fresh Python for
 every run, which then imports dagster, its storage layer and the code location
 again: about two CPU-seconds before the crawl does anything. Crawl runs happen
 every minute for every listening user, so that start-up is most of the
-pipeline's running cost. This launcher keeps one `multiprocessing` fork server
-that has imported all of that once; each run worker is forked from it
-(copy-on-write), opens the instance from its ref and executes the run exactly as
-`dagster api execute_run` would. Runs stay isolated in their own processes.
+pipeline's running cost. This launcher keeps `multiprocessing` fork servers
+that have imported all of that once; each run worker is forked from one
+(copy-on-write), takes the launching process's environment, opens the instance
+from its ref and executes the run exactly as `dagster api execute_run` would.
+Runs stay isolated in their own processes.
+
+Two servers: crawl runs fork from one that holds the crawl location; report runs
+from one that also has dbt imported and the project parsed (a report build then
+starts running models at once; see listory_pipeline/reports/dbt_runner.py).
 
 Configure it in dagster.yaml:
 
@@ -15,19 +20,21 @@ Configure it in dagster.yaml:
       module: listory_pipeline.run_launcher
       class: ForkserverRunLauncher
 
-It runs the job from the run's Python origin (`listory_pipeline.definitions`),
+It runs the job from the run's Python origin (the code location's module),
 so it suits a single-machine deployment where the daemon and the code share an
 environment; beyond one machine use Dagster's own distributed launchers.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import io
 import os
 import resource
 import signal
 import threading
 from collections.abc import Mapping
+from multiprocessing import context as mp_context
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any
 
 from dagster import _check as check
@@ -36,21 +43,72 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 PID_TAG = "listory/run_worker_pid"
 CPU_TAG = "listory/run_worker_cpu_seconds"
-PRELOAD = ["listory_pipeline.run_worker_preload"]
 
-_context_lock = threading.Lock()
-_context: Any = None
+# What each fork server imports before its first fork, by the module of the run's code location.
+# Report runs get their own server: it imports dbt and parses the project (~5 s at start-up),
+# which the crawl server must not wait for (a new user's first crawl) nor carry.
+CRAWL_PRELOAD = ["listory_pipeline.run_worker_preload"]
+PRELOAD_BY_LOCATION = {"listory_pipeline.reports_definitions": ["listory_pipeline.run_worker_preload_reports"]}
 
 
-def _forkserver_context():
-    """One fork server per launching process, started on first use with the heavy modules preloaded."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
-            _context = context
-        return _context
+class _ServerPopen(popen_forkserver.Popen):
+    """`popen_forkserver.Popen` of CPython 3.11, asking a given fork server instead of the module's.
+
+    `multiprocessing` runs a single fork server per process, with one preload list; this
+    launcher keeps one `multiprocessing.forkserver.ForkServer` per preload instead.
+    """
+
+    def __init__(self, process_obj, server: forkserver.ForkServer) -> None:
+        self._server = server
+        super().__init__(process_obj)
+
+    def _launch(self, process_obj) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        buf = io.BytesIO()
+        mp_context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            mp_context.set_spawning_popen(None)
+        self.sentinel, w = self._server.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)  # the child's sentinel of this parent, as in CPython
+        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _ServerProcess(mp_context.ForkServerProcess):
+    """A process forked from the fork server of its `preload`."""
+
+    def __init__(self, *args, preload: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.preload = tuple(preload)
+
+    @staticmethod
+    def _Popen(process_obj):
+        return _ServerPopen(process_obj, _fork_server(process_obj.preload))
+
+
+_servers_lock = threading.Lock()
+_servers: dict[tuple[str, ...], forkserver.ForkServer] = {}
+
+
+def _fork_server(preload: tuple[str, ...]) -> forkserver.ForkServer:
+    """The fork server for this preload, in this launching process; it starts on first use."""
+    with _servers_lock:
+        if preload not in _servers:
+            server = forkserver.ForkServer()
+            server.set_forkserver_preload(list(preload))
+            _servers[preload] = server
+        return _servers[preload]
+
+
+def preload_for(run) -> list[str]:
+    """The preload of the server a run is forked from: by the module of its code location."""
+    pointer = run.job_code_origin.repository_origin.code_pointer
+    return PRELOAD_BY_LOCATION.get(getattr(pointer, "module", None), CRAWL_PRELOAD)
 
 
 def run_worker(run_id: str, instance_ref, environment: Mapping[str, str]) -> None:
@@ -92,8 +150,11 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
         check.invariant(run.job_code_origin is not None, f"run {run.run_id} has no Python origin to execute")
-        process = _forkserver_context().Process(
-            target=run_worker, args=(run.run_id, self._instance.get_ref(), dict(os.environ)), name=f"dagster-run-{run.run_id[:8]}"
+        process = _ServerProcess(
+            target=run_worker,
+            args=(run.run_id, self._instance.get_ref(), dict(os.environ)),
+            name=f"dagster-run-{run.run_id[:8]}",
+            preload=preload_for(run),
         )
         process.start()
         self._processes[run.run_id] = process

@@ -16,7 +16,7 @@ from dagster._core.launcher.base import LaunchRunContext
 from listory_pipeline.dagster_home import ensure_dagster_home
 from listory_pipeline.definitions import defs
 from listory_pipeline.reports.project import DBT_PROJECT_DIR
-from listory_pipeline.run_launcher import CPU_TAG, PID_TAG, ForkserverRunLauncher
+from listory_pipeline.run_launcher import CPU_TAG, CRAWL_PRELOAD, PID_TAG, ForkserverRunLauncher, preload_for
 from listory_pipeline.settings import load_settings
 from listory_pipeline.warehouse.connection import open_warehouse
 
@@ -78,11 +78,11 @@ def test_a_launched_run_can_be_terminated(crawl_env, tmp_path, monkeypatch):
         holder.close()
 
 
-def test_the_fork_server_preload_parses_and_warms_dbt(tmp_path):
+def test_the_reports_fork_server_preload_parses_and_warms_dbt(tmp_path):
     # what the fork server does before the first fork; a forked report run then finds dbt warm,
     # and no thread is running when it forks
     probe = (
-        "import listory_pipeline.run_worker_preload, sys; "
+        "import listory_pipeline.run_worker_preload_reports, sys; "
         "from listory_pipeline.reports import dbt_runner; from listory_pipeline.settings import load_settings; "
         "import os; threads = len(os.listdir('/proc/self/task')); "
         "sys.exit(0 if dbt_runner.is_warm(load_settings()) and 'listory_pipeline.reports_definitions' in sys.modules "
@@ -93,6 +93,25 @@ def test_the_fork_server_preload_parses_and_warms_dbt(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "dbt parsed and warmed" in done.stderr
     assert not (tmp_path / "home" / "warehouse.duckdb").exists()  # the warm-up used a scratch warehouse
+
+
+def test_the_crawl_fork_server_stays_free_of_dbt(tmp_path):
+    probe = "import sys, listory_pipeline.run_worker_preload; sys.exit(3 if 'dbt' in sys.modules else 0)"
+    env = {**os.environ, "LISTORY_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_crawl_and_report_runs_fork_from_their_own_servers():
+    crawl = ReconstructableRepository.for_module("listory_pipeline.definitions", "defs", working_directory=os.getcwd())
+    reports = ReconstructableRepository.for_module("listory_pipeline.reports_definitions", "defs", working_directory=os.getcwd())
+
+    class Run:
+        def __init__(self, repository, job):
+            self.job_code_origin = repository.get_reconstructable_job(job).get_python_origin()
+
+    assert preload_for(Run(crawl, "crawl_user_job")) == CRAWL_PRELOAD
+    assert preload_for(Run(reports, "build_reports_job")) == ["listory_pipeline.run_worker_preload_reports"]
 
 
 def test_a_report_run_is_built_by_a_forked_worker(tmp_path, monkeypatch):
