@@ -12,6 +12,7 @@ the whole project, and a process that builds twice parses once.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -75,7 +76,7 @@ def build_reports(
     ensure_core_schema(settings)
     command = ["build" if tests else "run", *(["--select", select] if select else [])]
     try:
-        outcome = dbt_runner.invoke(settings, as_of, command, quiet=quiet)
+        outcome = dbt_runner.invoke(settings, as_of, command, quiet=quiet, on_wait=None if quiet else _tell)
         success, failures, node_counts = outcome.success, outcome.failures, outcome.node_counts
     except dbt_runner.DbtParseError as exc:
         success, failures, node_counts = False, [str(exc)], {}
@@ -88,6 +89,10 @@ def build_reports(
         failures=failures,
         node_counts=node_counts,
     )
+
+
+def _tell(waiting) -> None:
+    print(waiting.message, file=sys.stderr, flush=True)
 
 
 def ensure_core_schema(settings: Settings) -> None:

@@ -15,21 +15,26 @@ Three things dbt does not do for us in-process:
 - notice changed project files: a cached parse is reused only while the files it was parsed
   from are unchanged (fingerprint of paths, sizes and modification times);
 - serialise invocations: dbt's flags and adapter registry are process-wide, so one invocation
-  runs at a time per process.
+  runs at a time per process; and one build at a time per LISTORY_HOME across processes (a
+  file lock), so `listory reports build` and a scheduled report run queue instead of failing
+  on DuckDB's writer lock or interleaving their writes to dbt's state.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_environment, prepare_target_path
+from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_environment, dbt_target_path, prepare_target_path
 from listory_pipeline.settings import Settings
 
 # Folders of a dbt project that are dbt's output, not its input.
@@ -104,6 +109,46 @@ class ParsedProject:
 
 _lock = threading.RLock()
 _parsed: ParsedProject | None = None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Another process is building this home's reports; this build starts when that one ends."""
+
+    message: str
+
+
+class BuildCancelled(RuntimeError):
+    """The build was cancelled while it waited for another build of the same home."""
+
+
+@contextmanager
+def home_build_lock(
+    settings: Settings,
+    on_wait: Callable[[Waiting], None] | None = None,
+    cancelled: threading.Event | None = None,
+) -> Iterator[None]:
+    """Hold `LISTORY_HOME/dbt-target/build.lock` (released by the OS if the holder dies)."""
+    target = dbt_target_path(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / "build.lock", "a") as handle:
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told and on_wait is not None:
+                    on_wait(Waiting(f"another report build is running in {settings.home}; waiting for it to end"))
+                told = True
+                if cancelled is not None and cancelled.wait(0.2):
+                    raise BuildCancelled("cancelled while waiting for another report build") from None
+                if cancelled is None:
+                    time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _common_args(project_dir: Path, target: Path) -> list[str]:
@@ -200,14 +245,17 @@ def invoke(
     event_names: Collection[str] | None = None,
     quiet: bool = True,
     project_dir: Path = DBT_PROJECT_DIR,
+    on_wait: Callable[[Waiting], None] | None = None,
+    cancelled: threading.Event | None = None,
 ) -> DbtInvocation:
     """Run one dbt command (`["build", "--select", …]`) in this process; never raises on dbt failures.
 
     `on_event` receives dbt's events (those named in `event_names` and every error, or all when
-    None) as dicts, from dbt's worker threads. Raises DbtParseError when the project cannot be
+    None) as dicts, from dbt's worker threads; `on_wait` is told when the build has to wait for
+    another process's build of the same home. Raises DbtParseError when the project cannot be
     parsed.
     """
-    with _lock:
+    with _lock, home_build_lock(settings, on_wait, cancelled):
         project = parsed_project(settings, project_dir)
         return _invoke_parsed(project, settings, as_of, command, on_event, event_names, quiet)
 
@@ -236,13 +284,13 @@ def warm_up(settings: Settings) -> float:
     """
     import shutil
     import tempfile
-    import time
 
     from listory_pipeline.warehouse.connection import open_warehouse
 
     started = time.monotonic()
     with _lock:
-        project = parsed_project(settings)
+        with home_build_lock(settings):  # the parse writes dbt's state into this home
+            project = parsed_project(settings)
         scratch_home = Path(tempfile.mkdtemp(prefix="listory-dbt-warm-up-"))
         try:
             # LISTORY_HOME/warehouse.duckdb: the file name, dbt's `database`, matches the parse
@@ -283,8 +331,9 @@ def stream(
     event_names: Collection[str] | None = None,
     project_dir: Path = DBT_PROJECT_DIR,
     poll_seconds: float = 0.5,
-) -> Iterator[dict[str, Any] | DbtInvocation]:
-    """`invoke` on a worker thread, yielding its events here as they happen, then its DbtInvocation.
+) -> Iterator[dict[str, Any] | Waiting | DbtInvocation]:
+    """`invoke` on a worker thread, yielding its events (and a Waiting, if it has to wait for
+    another build) here as they happen, then its DbtInvocation.
 
     For callers that must act on events from their own thread (Dagster's step context). If the
     consumer is interrupted (run terminated), the running queries are cancelled and the worker
@@ -293,13 +342,15 @@ def stream(
     import queue
 
     events: queue.Queue = queue.Queue()
+    cancelled = threading.Event()
     done = object()
     outcome: list[DbtInvocation | BaseException] = []
 
     def work() -> None:
         try:
             outcome.append(
-                invoke(settings, as_of, command, on_event=events.put, event_names=event_names, project_dir=project_dir)
+                invoke(settings, as_of, command, on_event=events.put, event_names=event_names,
+                       project_dir=project_dir, on_wait=events.put, cancelled=cancelled)
             )
         except BaseException as exc:  # noqa: BLE001 - re-raised on the consumer's thread
             outcome.append(exc)
@@ -318,6 +369,7 @@ def stream(
                 break
             yield item
     except BaseException:
+        cancelled.set()
         cancel_running()
         worker.join()
         raise

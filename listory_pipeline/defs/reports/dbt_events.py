@@ -56,6 +56,9 @@ def build_in_process(
         if isinstance(item, dbt_runner.DbtInvocation):
             build.outcome = item
             continue
+        if isinstance(item, dbt_runner.Waiting):
+            context.log.info(item.message)
+            continue
         info = item["info"]
         if info["level"] == "error":
             context.log.error(info["msg"])

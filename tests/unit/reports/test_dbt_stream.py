@@ -46,3 +46,38 @@ def test_an_interrupted_consumer_leaves_the_warehouse_released(settings):
     conn.close()
     # and the process can build again
     assert dbt_runner.invoke(settings, date(2027, 1, 4), ["run", "--select", "stg_listory__users"]).success
+
+
+def test_a_second_build_of_the_same_home_waits_for_the_first(settings):
+    import subprocess
+    import sys
+
+    # another process holds this home's build lock for a moment (as a CLI build would)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from listory_pipeline.reports.dbt_runner import home_build_lock; "
+         "from listory_pipeline.settings import load_settings; "
+         "lock = home_build_lock(load_settings({'LISTORY_HOME': sys.argv[1]})); lock.__enter__(); "
+         "print('held', flush=True); time.sleep(2); lock.__exit__(None, None, None)",
+         str(settings.home)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    items = list(dbt_runner.stream(settings, date(2027, 1, 4), ["run", "--select", "stg_listory__users"], event_names=RESULTS))
+    holder.wait()
+    kinds = [type(item).__name__ for item in items]
+    assert kinds[0] == "Waiting" and "another report build is running" in items[0].message
+    assert items[-1].success  # it ran once the other build ended
+
+
+def test_a_build_cancelled_while_waiting_gives_up_at_once(settings):
+    import time
+
+    cancelled = threading.Event()
+    cancelled.set()
+    with dbt_runner.home_build_lock(settings):  # held here: the build below has to wait
+        started = time.monotonic()
+        with pytest.raises(dbt_runner.BuildCancelled):
+            with dbt_runner.home_build_lock(settings, cancelled=cancelled):
+                pass
+        assert time.monotonic() - started < 2
