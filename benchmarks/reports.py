@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing.util
 import os
 import random
 import resource
@@ -132,6 +133,8 @@ def in_forked_worker(work) -> dict:
             os.write(write_end, json.dumps(payload).encode())
             code = 0
         finally:
+            # what a multiprocessing worker does on exit: run finalizers (dbt's semaphores are unlinked)
+            multiprocessing.util._exit_function()
             os._exit(code)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
@@ -205,7 +208,8 @@ def dagster_report_run(home: Path, dagster_home: Path) -> dict[str, float]:
         for label in ("first_run", "second_run"):
             run = instance.create_run_for_job(
                 defs.resolve_job_def("build_reports_job"),
-                run_config={"ops": {"listory_dbt_models": {"config": {"as_of": AS_OF.isoformat()}}}},
+                run_config={"ops": {"listory_dbt_models": {"config": {"as_of": AS_OF.isoformat()}}},
+                            "loggers": {"console": {"config": {"log_level": "WARNING"}}}},  # quiet stderr; events are all stored
                 job_code_origin=origin,
             )
             instance.run_launcher.launch_run(LaunchRunContext(run, None))

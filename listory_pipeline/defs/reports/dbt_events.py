@@ -25,7 +25,7 @@ from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_target_path
 from listory_pipeline.settings import Settings
 
 # The events dagster-dbt turns into Dagster events (unit tests report as LogTestResult too,
-# and dagster-dbt skips them); each is also a line of the run's progress log.
+# and dagster-dbt skips them); each is also a progress line in the step's stdout.
 RESULT_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"})
 
 
@@ -40,7 +40,7 @@ class InProcessBuild:
 def build_in_process(
     context: AssetExecutionContext, settings: Settings, as_of: date | None, translator: DagsterDbtTranslator
 ) -> InProcessBuild:
-    """`dbt build` of the step's selected models and checks, logging each node's result as it finishes."""
+    """`dbt build` of the step's selected models and checks, printing each node's result as it finishes."""
     params = get_updated_cli_invocation_params_for_context(
         context=context, manifest={}, dagster_dbt_translator=translator
     )
@@ -63,7 +63,9 @@ def build_in_process(
         if info["level"] == "error":
             context.log.error(info["msg"])
         elif info["name"] in RESULT_EVENTS:
-            context.log.info(info["msg"])
+            # to the step's captured stdout, as dagster-dbt echoes a dbt subprocess: a Dagster
+            # log event per node would be ~100 event-log writes on top of the outputs and checks
+            print(info["msg"], flush=True)
         message = DbtCoreCliEventMessage(raw_event=item, event_history_metadata={})
         build.events.extend(
             message.to_default_asset_events(
