@@ -139,6 +139,15 @@ def users_needing_partitions(users: Iterable[RegisteredUser], existing_partition
     return [user.user_id for user in users if user.status == "active" and user.user_id not in existing]
 
 
+def partitions_without_users(users: Iterable[RegisteredUser], existing_partitions: Iterable[str]) -> list[str]:
+    """Partitions of users no longer in the registry (`listory users remove`): they are dropped.
+
+    Disabled users keep theirs (they may be enabled again); their history stays in the event log.
+    """
+    registered = {user.user_id for user in users}
+    return sorted(set(existing_partitions) - registered)
+
+
 def first_crawl_run_key(user_id: str) -> str:
     return f"first-crawl:{user_id}"
 

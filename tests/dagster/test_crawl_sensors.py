@@ -27,3 +27,19 @@ def test_a_new_user_gets_a_partition_and_an_immediate_first_crawl(tmp_path):
         instance.add_dynamic_partitions("spotify_users", ["newcomer"])
         again = new_users_sensor(build_sensor_context(instance=instance, resources={"registry": RegistryResource(listory_home=str(home))}))
         assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+
+def test_a_removed_user_loses_their_partition_a_disabled_one_keeps_it(tmp_path):
+    home = tmp_path / "home"
+    registry = runtime.user_registry(load_settings({"LISTORY_HOME": str(home)}))
+    registry.register("staying", "rt-1")
+    registry.register("resting", "rt-2")
+    registry.set_status("resting", "disabled")
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("spotify_users", ["staying", "resting", "removed"])
+        context = build_sensor_context(instance=instance, resources={"registry": RegistryResource(listory_home=str(home))})
+        result = new_users_sensor(context)
+        assert result.run_requests == []
+        [request] = result.dynamic_partitions_requests
+        assert type(request).__name__ == "DeleteDynamicPartitionsRequest"
+        assert list(request.partition_keys) == ["removed"]

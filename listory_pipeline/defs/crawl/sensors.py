@@ -37,13 +37,22 @@ EVENT_PAGE = 1000
     job=crawl_user_job,
     minimum_interval_seconds=2,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Adds a partition for each newly registered user and starts their first crawl at once.",
+    description=(
+        "Adds a partition for each newly registered user and starts their first crawl at once; "
+        "drops the partitions of removed users."
+    ),
 )
 def new_users_sensor(context: SensorEvaluationContext, registry: RegistryResource) -> SensorResult:
     existing = context.instance.get_dynamic_partitions(spotify_users.name)
-    new_user_ids = scheduling.users_needing_partitions(registry.registry().list(), existing)
+    users = registry.registry().list()
+    new_user_ids = scheduling.users_needing_partitions(users, existing)
+    removed_user_ids = scheduling.partitions_without_users(users, existing)
+    requests = [spotify_users.build_add_request(new_user_ids)] if new_user_ids else []
+    if removed_user_ids:
+        context.log.info("dropping the partitions of removed users: %s", ", ".join(removed_user_ids))
+        requests.append(spotify_users.build_delete_request(removed_user_ids))
     return SensorResult(
-        dynamic_partitions_requests=[spotify_users.build_add_request(new_user_ids)] if new_user_ids else [],
+        dynamic_partitions_requests=requests,
         run_requests=[
             RunRequest(partition_key=user_id, run_key=scheduling.first_crawl_run_key(user_id))
             for user_id in new_user_ids
