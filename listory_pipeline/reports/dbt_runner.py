@@ -131,6 +131,7 @@ def home_build_lock(
     """Hold `LISTORY_HOME/dbt-target/build.lock` (released by the OS if the holder dies)."""
     target = dbt_target_path(settings)
     target.mkdir(parents=True, exist_ok=True)
+    stop = cancelled or threading.Event()  # never set: waits like a sleep
     with open(target / "build.lock", "a") as handle:
         told = False
         while True:
@@ -141,10 +142,8 @@ def home_build_lock(
                 if not told and on_wait is not None:
                     on_wait(Waiting(f"another report build is running in {settings.home}; waiting for it to end"))
                 told = True
-                if cancelled is not None and cancelled.wait(0.2):
+                if stop.wait(0.2):
                     raise BuildCancelled("cancelled while waiting for another report build") from None
-                if cancelled is None:
-                    time.sleep(0.2)
         try:
             yield
         finally:
@@ -187,7 +186,7 @@ def parsed_project(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -> P
 
 
 def is_warm(settings: Settings) -> bool:
-    """Whether this process holds a parse of the project that a build for `settings` would reuse."""
+    """Whether this process holds a parse for this warehouse (reused while the project files are unchanged)."""
     current = _parsed
     return current is not None and current.warehouse_path == settings.warehouse_path
 
