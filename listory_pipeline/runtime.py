@@ -122,23 +122,29 @@ def simulator_accounts(settings: Settings) -> list[dict]:
     ]
 
 
-def default_app_key(settings: Settings) -> str:
-    """The instance app's key, without starting an embedded simulator (sensors must stay cheap).
+def _api_of_key(settings: Settings) -> str:
+    """The API part of app keys: embedded simulators listen on a different port in every
+    process, so simulator keys name the simulator, not its URL."""
+    return "simulator" if settings.uses_simulator else settings.spotify_api_url
 
-    Embedded simulators listen on a different port in every process, so their key names
-    the simulator, not its URL.
-    """
+
+def default_app_key(settings: Settings) -> str:
+    """The instance app's key, without starting an embedded simulator (sensors must stay cheap)."""
     if not settings.uses_simulator:
-        return _app_key(settings.spotify_client_id, settings.spotify_api_url)
+        return _app_key(settings.spotify_client_id, _api_of_key(settings))
     from listory_pipeline.spotify.simulator.config import SimulatorConfig
 
-    return _app_key(SimulatorConfig().client_id, "simulator")
+    return _app_key(SimulatorConfig().client_id, _api_of_key(settings))
 
 
 def app_key_for_user(settings: Settings, user) -> str:
-    """The key of the app a user is crawled with: their own when they brought one, else the instance's."""
+    """The key of the app a user is crawled with: their own when they brought one, else the instance's.
+
+    An own app's key names the API the crawl really talks to, so a simulator's pauses and
+    enrichment state never land on the real Spotify app of the same client id.
+    """
     client_id = getattr(user, "app_client_id", None)
-    return _app_key(client_id, settings.spotify_api_url) if client_id else default_app_key(settings)
+    return _app_key(client_id, _api_of_key(settings)) if client_id else default_app_key(settings)
 
 
 def pause_store(settings: Settings):

@@ -8,7 +8,10 @@ Choices where Spotify leaves room, so clients know what to expect:
 - bad client credentials answer 400 `invalid_client` (never 401);
 - a client-credentials token on `/v1/me...` answers 403 (a refresh cannot help);
 - revoking a user also invalidates that user's live access tokens (401);
-- `/_sim/...` requests are not counted in `stats()`; unknown `/v1` paths count as `unknown`.
+- `/_sim/...` requests are not counted in `stats()`; unknown `/v1` paths count as `unknown`;
+- `SimulatorConfig.extra_apps` registers further apps (users' own); tokens are bound to the
+  app that obtained them, and `token_requests_by_client()` (`/_sim/stats/token-clients`)
+  tells which app each token request named.
 """
 
 from listory_pipeline.spotify.simulator.config import FaultConfig, SimulatorConfig

@@ -3,6 +3,9 @@
 Errors follow Spotify's accounts service: HTTP 400 with
 `{"error": ..., "error_description": ...}`. Bad client credentials answer 400
 `invalid_client` (Spotify's accounts service does the same; we never use 401).
+Every app registered in the config is a client; codes and refresh tokens are
+bound to the app that obtained them, and another app presenting them gets
+`invalid_grant`, as on Spotify.
 """
 
 from __future__ import annotations
@@ -26,20 +29,36 @@ def _oauth_error(error: str, description: str) -> Answer:
     return 400, {}, {"error": error, "error_description": description}
 
 
-def _client(sim: Simulator, form: dict[str, str], authorization: str | None) -> tuple[Answer | None, bool]:
-    """(error answer or None, whether the client proved its secret)."""
+def _presented_credentials(form: dict[str, str], authorization: str | None) -> tuple[str | None, str | None] | None:
+    """(client id, secret or None) as the request gives them; None for an unreadable Basic header."""
     client_id, secret = form.get("client_id"), form.get("client_secret")
     if authorization and authorization.lower().startswith("basic "):
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            return _oauth_error("invalid_client", "Invalid client"), False
+            return None
         client_id, _, secret = decoded.partition(":")
-    if client_id != sim.config.client_id:
-        return _oauth_error("invalid_client", "Invalid client"), False
-    if secret is not None and secret != sim.config.client_secret:
-        return _oauth_error("invalid_client", "Invalid client secret"), False
-    return None, secret is not None
+    return client_id, secret
+
+
+def presented_client_id(form: dict[str, str], authorization: str | None) -> str | None:
+    """The client id a token request names, checked or not: what per-client counters count."""
+    presented = _presented_credentials(form, authorization)
+    return presented[0] if presented else None
+
+
+def _client(sim: Simulator, form: dict[str, str], authorization: str | None) -> tuple[Answer | None, str, bool]:
+    """(error answer or None, the authenticated client id, whether the client proved its secret)."""
+    presented = _presented_credentials(form, authorization)
+    if presented is None:
+        return _oauth_error("invalid_client", "Invalid client"), "", False
+    client_id, secret = presented
+    expected = sim.app_secret(client_id)
+    if client_id is None or expected is None:
+        return _oauth_error("invalid_client", "Invalid client"), "", False
+    if secret is not None and secret != expected:
+        return _oauth_error("invalid_client", "Invalid client secret"), "", False
+    return None, client_id, secret is not None
 
 
 def token(sim: Simulator, form: dict[str, str], authorization: str | None) -> Answer:
@@ -48,7 +67,7 @@ def token(sim: Simulator, form: dict[str, str], authorization: str | None) -> An
         return _oauth_error("unsupported_grant_type", "grant_type parameter is missing")
     if grant not in ("refresh_token", "client_credentials", "authorization_code"):
         return _oauth_error("unsupported_grant_type", f"grant_type {grant} is not supported")
-    error, confidential = _client(sim, form, authorization)
+    error, client_id, confidential = _client(sim, form, authorization)
     if error:
         return error
 
@@ -56,24 +75,25 @@ def token(sim: Simulator, form: dict[str, str], authorization: str | None) -> An
         if not confidential:
             return _oauth_error("invalid_client", "Invalid client secret")
         return 200, {}, {
-            "access_token": sim.access_token_for(None),
+            "access_token": sim.access_token_for(None, client_id),
             "token_type": "Bearer",
             "expires_in": ACCESS_TOKEN_SECONDS,
         }
 
     if grant == "refresh_token":
         # Public (PKCE) clients may refresh with their client_id alone, as on Spotify.
-        user_id = sim.user_for_refresh_token(form.get("refresh_token", ""))
+        # A token another app obtained is as unknown to this app as a forged one.
+        user_id = sim.user_for_refresh_token(form.get("refresh_token", ""), client_id)
         if user_id is None:
             return _oauth_error("invalid_grant", "Invalid refresh token")
-        body = _user_tokens(sim, user_id)
+        body = _user_tokens(sim, user_id, client_id)
         if sim.faults.rotate_refresh_tokens:
-            body["refresh_token"] = sim.new_refresh_token(user_id)
+            body["refresh_token"] = sim.new_refresh_token(user_id, client_id)
         return 200, {}, body
 
     code = form.get("code", "")
     claims = sim.signer.open_authorization_code(code)
-    if not claims or claims.get("cid") != sim.config.client_id:
+    if not claims or claims.get("cid") != client_id:
         return _oauth_error("invalid_grant", "Invalid authorization code")
     if claims.get("exp", 0) <= sim.clock.now().timestamp():
         return _oauth_error("invalid_grant", "Authorization code expired")
@@ -90,14 +110,14 @@ def token(sim: Simulator, form: dict[str, str], authorization: str | None) -> An
         return _oauth_error("invalid_grant", "Invalid authorization code")
     if not sim.spend_code(code):
         return _oauth_error("invalid_grant", "Invalid authorization code")
-    body = _user_tokens(sim, claims["sub"])
-    body["refresh_token"] = sim.new_refresh_token(claims["sub"])
+    body = _user_tokens(sim, claims["sub"], client_id)
+    body["refresh_token"] = sim.new_refresh_token(claims["sub"], client_id)
     return 200, {}, body
 
 
-def _user_tokens(sim: Simulator, user_id: str) -> dict[str, Any]:
+def _user_tokens(sim: Simulator, user_id: str, client_id: str) -> dict[str, Any]:
     return {
-        "access_token": sim.access_token_for(user_id),
+        "access_token": sim.access_token_for(user_id, client_id),
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_SECONDS,
         "scope": SCOPE,
@@ -127,8 +147,9 @@ def _redirect_uri_problem(uri: str) -> str | None:
 
 
 def authorize(sim: Simulator, query: dict[str, str]) -> Answer:
-    """Auto-approve as the user named by `sim_user` (default: the first user)."""
-    if query.get("client_id") != sim.config.client_id:
+    """Auto-approve, for any registered app, as the user named by `sim_user` (default: the first user)."""
+    client_id = query.get("client_id")
+    if sim.app_secret(client_id) is None:
         return 400, {}, "INVALID_CLIENT: Invalid client"
     redirect_uri = query.get("redirect_uri", "")
     problem = _redirect_uri_problem(redirect_uri)
@@ -145,7 +166,7 @@ def authorize(sim: Simulator, query: dict[str, str]) -> Answer:
         return 400, {}, f"invalid_request: unknown sim_user {user_id}"
     code = sim.signer.authorization_code({
         "sub": user_id,
-        "cid": sim.config.client_id,
+        "cid": client_id,
         "ru": redirect_uri,
         "cc": challenge,
         "exp": int(sim.clock.now().timestamp()) + CODE_LIFETIME_SECONDS,

@@ -70,3 +70,21 @@ class SimulatorConfig:
     n_tracks: int = 40000
     faults: FaultConfig = field(default_factory=FaultConfig, compare=False, hash=False)
     """Faults active when a Simulator starts (copied, so the config stays reusable)."""
+    extra_apps: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """Further registered apps as (client_id, client_secret), for users who bring their own app.
+
+    Tokens stay bound to the app that obtained them, as on Spotify. The signing key
+    derives from the default app's secret only, so adding apps changes no token of
+    the default app.
+    """
+
+    def __post_init__(self) -> None:
+        client_ids = [self.client_id, *(client_id for client_id, _ in self.extra_apps)]
+        if any(not client_id for client_id in client_ids):
+            raise ValueError("every simulated app needs a client id")
+        if len(set(client_ids)) != len(client_ids):
+            raise ValueError("simulated apps need distinct client ids")
+
+    def app_secrets(self) -> dict[str, str]:
+        """Every registered app's secret by client id, the default app first."""
+        return {self.client_id: self.client_secret, **dict(self.extra_apps)}

@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- faults -------------------------------------------------------------
 
-    def _fault(self, endpoint: str, accounts_style: bool) -> bool:
+    def _fault(self, endpoint: str, accounts_style: bool, client_id: str | None = None) -> bool:
         """Inject the configured misbehaviour; True when an error answer was sent."""
         delay, status = self.sim.draw_fault(accounts=accounts_style)
         if delay:
@@ -153,21 +153,23 @@ class _Handler(BaseHTTPRequestHandler):
                                     "error_description": message}
         else:
             body = error_body(status, message, reason)
-        self.sim.record(endpoint, status)
+        self.sim.record(endpoint, status, client_id)
         self._send(status, body, headers)
         return True
 
     # -- accounts ----------------------------------------------------------
 
     def _accounts_token(self, method: str, raw: bytes) -> None:
-        if self._fault("token", accounts_style=True):
+        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)) if method == "POST" else {}
+        authorization = self.headers.get("Authorization")
+        client_id = accounts.presented_client_id(form, authorization)  # counted per app, even when refused
+        if self._fault("token", accounts_style=True, client_id=client_id):
             return
         if method != "POST":
             status, headers, body = 405, {"Allow": "POST"}, {"error": "invalid_request", "error_description": "POST only"}
         else:
-            form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-            status, headers, body = accounts.token(self.sim, form, self.headers.get("Authorization"))
-        self.sim.record("token", status)
+            status, headers, body = accounts.token(self.sim, form, authorization)
+        self.sim.record("token", status, client_id)
         self._send(status, body, headers)
 
     def _accounts_authorize(self, method: str, query: dict[str, str]) -> None:
@@ -266,9 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ValueError("JSON object expected")
             key = (method, path)
             if key == ("GET", "/_sim/users"):
+                # ?client_id= gives refresh tokens of another registered app (a user's own app).
+                client_id = query.get("client_id") or None
                 body: Any = [
                     {"user_id": u.user_id, "display_name": u.display_name, "timezone": u.timezone,
-                     "country": u.country, "refresh_token": sim.refresh_token_for(u.user_id)}
+                     "country": u.country, "refresh_token": sim.refresh_token_for(u.user_id, client_id)}
                     for u in sim.users()
                 ]
             elif path == "/_sim/clock" and method in ("GET", "POST"):
@@ -295,6 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
                         for p, t in plays]
             elif key == ("GET", "/_sim/stats"):
                 body = sim.stats()
+            elif key == ("GET", "/_sim/stats/token-clients"):
+                body = sim.token_requests_by_client()
             elif key == ("POST", "/_sim/stats/reset"):
                 sim.reset_stats()
                 body = sim.stats()

@@ -42,11 +42,13 @@ class Simulator:
         self.clock = SimClock()
         self.faults: FaultConfig = copy.deepcopy(cfg.faults)
         self.signer = TokenSigner(cfg.seed, cfg.client_secret)
+        self._app_secrets = cfg.app_secrets()  # looked up on every API call: built once
         self._lock = threading.Lock()
         self._min_generation: dict[str, int] = {}
         self._spent_codes: set[str] = set()
         self._by_endpoint: Counter[str] = Counter()
         self._by_status: Counter[str] = Counter()
+        self._token_by_client: dict[str, Counter[str]] = {}
         self._fault_rng = random.Random(f"faults:{cfg.seed}")
         self._server_errors_fired = 0
 
@@ -69,38 +71,68 @@ class Simulator:
         with self._lock:
             return self._min_generation.get(user_id, 0)
 
-    def refresh_token_for(self, user_id: str) -> str:
-        self.listener(user_id)
-        return self.signer.refresh_token(user_id, self.generation(user_id))
+    # -- apps ---------------------------------------------------------------
 
-    def new_refresh_token(self, user_id: str) -> str:
+    def app_secret(self, client_id: str | None) -> str | None:
+        """The secret of a registered app, None for an unknown client id."""
+        return self._app_secrets.get(client_id) if client_id else None
+
+    def _app(self, client_id: str | None) -> str:
+        """The client id a token is for: the default app when none is named; unknown apps raise."""
+        client_id = client_id or self.config.client_id
+        if self.app_secret(client_id) is None:
+            raise KeyError(f"no simulated app {client_id!r}")
+        return client_id
+
+    def _binding(self, client_id: str) -> str | None:
+        """The `cid` claim of a refresh token: none for the default app, so its tokens never change."""
+        return None if client_id == self.config.client_id else client_id
+
+    def refresh_token_for(self, user_id: str, client_id: str | None = None) -> str:
+        """The user's reproducible refresh token for an app (default: the simulator's own app)."""
+        self.listener(user_id)
+        app = self._app(client_id)
+        return self.signer.refresh_token(user_id, self.generation(user_id), client_id=self._binding(app))
+
+    def new_refresh_token(self, user_id: str, client_id: str | None = None) -> str:
         """A distinct token of the current generation, as rotation or a fresh login gives."""
-        return self.signer.refresh_token(user_id, self.generation(user_id), nonce=secrets.token_hex(6))
+        app = self._app(client_id)
+        return self.signer.refresh_token(
+            user_id, self.generation(user_id), nonce=secrets.token_hex(6), client_id=self._binding(app)
+        )
 
     def revoke(self, user_id: str) -> None:
         self.listener(user_id)
         with self._lock:
             self._min_generation[user_id] = self._min_generation.get(user_id, 0) + 1
 
-    def user_for_refresh_token(self, token: str) -> str | None:
+    def user_for_refresh_token(self, token: str, client_id: str | None = None) -> str | None:
+        """The user a refresh token of this app (default: the simulator's own) stands for, else None.
+
+        A token obtained by another app is refused, as Spotify answers invalid_grant for it.
+        """
         claims = self.signer.open_refresh_token(token)
         if not claims:
+            return None
+        if claims.get("cid", self.config.client_id) != (client_id or self.config.client_id):
             return None
         user_id = claims.get("sub")
         if user_id not in self._listeners or int(claims.get("gen", -1)) < self.generation(user_id):
             return None
         return user_id
 
-    def access_token_for(self, user_id: str | None) -> str:
-        """An access token valid for an hour of simulator time (None = client credentials)."""
+    def access_token_for(self, user_id: str | None, client_id: str | None = None) -> str:
+        """An access token of an app valid for an hour of simulator time (None = client credentials)."""
         expires_at = int(self.clock.now().timestamp()) + ACCESS_TOKEN_SECONDS
         generation = self.generation(user_id) if user_id else 0
-        return self.signer.access_token(user_id, generation, expires_at, self.config.client_id)
+        return self.signer.access_token(user_id, generation, expires_at, self._app(client_id))
 
     def check_access_token(self, token: str) -> tuple[bool, str | None, str]:
         """(valid, user id or None for an app token, error message when invalid)."""
         claims = self.signer.open_access_token(token)
         if not claims:
+            return False, None, "Invalid access token"
+        if self.app_secret(claims.get("cid")) is None:
             return False, None, "Invalid access token"
         if int(claims.get("exp", 0)) <= self.clock.now().timestamp():
             return False, None, "The access token expired"
@@ -251,10 +283,13 @@ class Simulator:
 
     # -- request statistics --------------------------------------------------
 
-    def record(self, endpoint: str, status: int) -> None:
+    def record(self, endpoint: str, status: int, client_id: str | None = None) -> None:
+        """Count one answered request; `client_id`: the app a token request named, if any."""
         with self._lock:
             self._by_endpoint[endpoint] += 1
             self._by_status[str(status)] += 1
+            if client_id is not None:
+                self._token_by_client.setdefault(client_id, Counter())[str(status)] += 1
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -264,10 +299,19 @@ class Simulator:
                 "total": sum(self._by_endpoint.values()),
             }
 
+    def token_requests_by_client(self) -> dict[str, dict[str, int]]:
+        """Token requests by the client id they named, then by status: which app asked, and how it went.
+
+        Kept apart from `stats()` so its shape stays what existing callers compare against.
+        """
+        with self._lock:
+            return {client_id: dict(counts) for client_id, counts in self._token_by_client.items()}
+
     def reset_stats(self) -> None:
         with self._lock:
             self._by_endpoint.clear()
             self._by_status.clear()
+            self._token_by_client.clear()
 
 
 def _shuffle_neighbours(plays: list[Play], rng: random.Random) -> list[Play]:

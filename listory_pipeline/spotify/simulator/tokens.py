@@ -2,8 +2,9 @@
 
 Each Dagster run process may start its own in-process simulator; a token
 cached by one must still work in the next. So tokens carry their own claims
-and an HMAC-SHA256 signature under a key derived from the seed and the client
-secret, and any Simulator with the same config can verify them. The only
+and an HMAC-SHA256 signature under a key derived from the seed and the default
+app's client secret, and any Simulator with the same config can verify them.
+Claims name the app (`cid`) a token belongs to, so one key serves every app. The only
 instance state is revocation (a minimum refresh-token generation per user)
 and spent authorization codes.
 """
@@ -59,11 +60,17 @@ class TokenSigner:
     def open_access_token(self, token: str) -> dict[str, Any] | None:
         return self._open(ACCESS_PREFIX, token)
 
-    def refresh_token(self, user_id: str, generation: int, nonce: str = "") -> str:
-        """Same inputs, same token: `refresh_token_for` is reproducible across processes."""
+    def refresh_token(self, user_id: str, generation: int, nonce: str = "", client_id: str | None = None) -> str:
+        """Same inputs, same token: `refresh_token_for` is reproducible across processes.
+
+        `client_id` binds the token to an app; None (the default app) adds no claim,
+        so default-app tokens are the same as before apps could be registered.
+        """
         claims: dict[str, Any] = {"sub": user_id, "gen": generation}
         if nonce:
             claims["n"] = nonce
+        if client_id is not None:
+            claims["cid"] = client_id
         return self._sign(REFRESH_PREFIX, claims)
 
     def open_refresh_token(self, token: str) -> dict[str, Any] | None:
