@@ -21,9 +21,12 @@ Generates both histories straight into fresh DuckDB warehouses with SQL (seconds
    Listory's original loop from 1970. And its later "SQL GROUP BY day, then fill the missing
    days in Python" version, timed in full.
 
-speedup_vs_per_bucket = per-bucket scan (day buckets, load included) / our listens report
-through dbt in a forked worker (its staging views, marts and the report, all four timeframes).
-Ratios against the day timeframe as SQL and against every report are printed too.
+speedup_vs_per_bucket = per-bucket scan (day buckets, load included) / the same report of ours:
+the day-bucket listens report, computed by the compiled SQL of the models it needs (staging
+views, int_users__report_dates, int_listens__localized, rpt_listens_report for timeframe =
+'day'). Printed beside it, with the target checked for each: the ratio against the listens
+report built through dbt in a forked worker (that chain of models, all four timeframes, with
+dbt's per-invocation cost) and against every report through dbt.
 
 Peak RSS: this process (DuckDB and dbt run in it) and the largest child, separately.
 The last line is JSON:
@@ -187,9 +190,7 @@ def dagster_report_run(home: Path, dagster_home: Path) -> dict[str, float]:
     events, row counts) and of the whole run (with the charts step), as the run's own events
     record them.
     """
-    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
     from dagster._core.definitions.reconstruct import ReconstructableRepository
-    from dagster._core.launcher.base import LaunchRunContext
 
     from listory_pipeline.dagster_home import ensure_dagster_home
 
@@ -203,6 +204,27 @@ def dagster_report_run(home: Path, dagster_home: Path) -> dict[str, float]:
 
     origin = (ReconstructableRepository.for_module("listory_pipeline.reports_definitions", "defs", working_directory=os.getcwd())
               .get_reconstructable_job("build_reports_job").get_python_origin())
+    # the fork server starts at the first launch and its workers echo dbt's progress to the
+    # stdout they inherit: give them /dev/null (the run's own events are what is measured)
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    sys.stdout.flush()
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        figures = _launch_report_runs(defs, origin)
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+    return figures
+
+
+def _launch_report_runs(defs, origin) -> dict[str, float]:
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+    from dagster._core.launcher.base import LaunchRunContext
+
     figures = {}
     with DagsterInstance.get() as instance:
         for label in ("first_run", "second_run"):
@@ -426,10 +448,11 @@ def main() -> None:
               "measured in full)", flush=True)
 
         run_one, run_many = warm["1M"]["run"], warm["10M"]["run"]
-        speedup = scan["scan_seconds"] / listens_alone
+        speedup = scan["scan_seconds"] / ours_day
+        speedup_dbt = scan["scan_seconds"] / listens_alone
         print("ratios (per-bucket scan extrapolated, day buckets):")
-        print(f"  per-bucket scan / our listens report through dbt (4 timeframes)   = {speedup:,.0f}x")
-        print(f"  per-bucket scan / our day listens report as SQL (like for like)    = {scan['scan_seconds'] / ours_day:,.0f}x")
+        print(f"  per-bucket scan / our day listens report as SQL (like for like)    = {speedup:,.0f}x")
+        print(f"  per-bucket scan / our listens report through dbt (4 timeframes)   = {speedup_dbt:,.0f}x")
         print(f"  per-bucket scan / every report through dbt ({run_one:.2f} s)           = {scan['scan_seconds'] / run_one:,.0f}x")
         print(f"  Listory SQL+fill (day only) / our day listens report as SQL        = {fill / ours_day:.2f}x "
               f"(theirs is one GROUP BY on one user's rows; ours localizes every play through shared marts)")
@@ -442,9 +465,11 @@ def main() -> None:
         print(f"targets: all reports for the 1M user < 2 s: {'met' if run_one < 2 else 'MISSED'} ({run_one:.2f} s, "
               f"forked report worker; {warm['1M']['build']:.2f} s with the tests); 10M rebuild < 60 s: "
               f"{'met' if run_many < 60 else 'MISSED'} ({run_many:.1f} s; {warm['10M']['build']:.1f} s with the tests); "
-              f">= 100x per-bucket: {'met' if speedup >= 100 else 'MISSED'} ({speedup:,.0f}x)")
+              f">= 100x per-bucket: {'met' if speedup >= 100 else 'MISSED'} ({speedup:,.0f}x like for like), through dbt "
+              f"{'met' if speedup_dbt >= 100 else 'MISSED'} ({speedup_dbt:,.0f}x)")
         print("JSON: one_user_1m_seconds and rebuild_10m_seconds are `dbt run` of every report model in a worker forked "
-              "from the prepared fork server (as report runs are); per_bucket_scan_seconds is extrapolated from a sample")
+              "from the prepared fork server (as report runs are); speedup_vs_per_bucket is like for like (day-bucket "
+              "listens report as SQL); per_bucket_scan_seconds is extrapolated from a sample")
         print(json.dumps({
             "one_user_1m_seconds": round(run_one, 3),
             "rebuild_10m_seconds": round(run_many, 3),
