@@ -154,3 +154,27 @@ def test_the_simulators_controls_serve_other_apps_over_http(apps_server):
         refused = http.post("/api/token", data=form, auth=("nobodys-app", OWN_APP[1]))
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_client"
         assert http.get("/_sim/stats/token-clients").json() == {OWN_APP[0]: {"200": 1}, "nobodys-app": {"400": 1}}
+
+
+def test_a_crawl_run_for_a_rejected_own_app_stops_that_user_and_says_why(home):
+    """Through Dagster: the run fails naming the app and the remedy; the user is held like a revocation."""
+    from dagster import DagsterInstance
+
+    from listory_pipeline.definitions import defs
+
+    _register_own_app_user(home, client_id="deleted-app", secret="deleted-app-secret")
+    job = defs.resolve_job_def("crawl_user_job")
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("spotify_users", [OWN_APP_USER])
+        result = job.execute_in_process(instance=instance, partition_key=OWN_APP_USER, raise_on_error=False)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        description = failure.step_failure_data.user_failure_data.description
+        assert "deleted-app" in description and "invalid_client" in description and "listory login" in description
+        assert "deleted-app-secret" not in description
+        user = home.registry.get(OWN_APP_USER)
+        assert (user.status, user.status_reason) == ("revoked", "Spotify rejected the user's own app credentials (invalid_client)")
+        # the next run stops before asking Spotify anything
+        before = home.simulator.stats()["total"]
+        again = job.execute_in_process(instance=instance, partition_key=OWN_APP_USER, raise_on_error=False)
+        assert not again.success and home.simulator.stats()["total"] == before

@@ -21,7 +21,7 @@ from dagster import (
 from listory_pipeline import crawl
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import LandingResource, RegistryResource, SpotifyResource, WarehouseResource
-from listory_pipeline.spotify.errors import AuthRevokedError, RateLimitedError
+from listory_pipeline.spotify.errors import AuthError, AuthRevokedError, RateLimitedError
 from listory_pipeline.warehouse.checks import LISTEN_CHECKS
 from listory_pipeline.users.registry import RegisteredUser, UserRegistry, token_expiry_status
 from listory_pipeline.warehouse.loader import UserRow
@@ -41,6 +41,27 @@ def _active_user(users: UserRegistry, user_id: str) -> RegisteredUser:
         )
     return user
 
+
+
+def _rejected_app_failure(users: UserRegistry, user: RegisteredUser) -> Failure:
+    """Spotify refused the app's credentials (invalid_client) when refreshing this user's token.
+
+    A user's own app (deleted from Spotify's dashboard, secret rotated) stops that user, like a
+    revocation, until they log in again with working app credentials; the instance's own app
+    is the operator's to fix, and no user is marked for it.
+    """
+    if user.app_client_id:
+        users.set_status(user.user_id, "revoked", reason="Spotify rejected the user's own app credentials (invalid_client)")
+        return Failure(
+            description=(
+                f"Spotify rejected the credentials of {user.user_id}'s own app {user.app_client_id} (invalid_client); "
+                "marked revoked. Run `listory login --client-id … --client-secret-file …` with working app credentials."
+            )
+        )
+    return Failure(
+        description="Spotify rejected this instance's app credentials (invalid_client): check SPOTIFY_CLIENT_ID and "
+        "SPOTIFY_CLIENT_SECRET"
+    )
 
 @asset(
     key=LANDING_KEY,
@@ -73,6 +94,10 @@ def landing_recently_played(
             raise Failure(
                 description=f"user {user_id} revoked access to Spotify; marked revoked. Run `listory login` to restore."
             ) from exc
+        except AuthError as exc:
+            if exc.error_code != "invalid_client":
+                raise
+            raise _rejected_app_failure(users, user) from exc
         except RateLimitedError as exc:
             raise Failure(
                 description=f"Spotify app rate-limited ({exc.reason or '429'}) until {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC; "
