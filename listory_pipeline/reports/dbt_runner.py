@@ -16,25 +16,24 @@ Three things dbt does not do for us in-process:
   from are unchanged (fingerprint of paths, sizes and modification times);
 - serialise invocations: dbt's flags and adapter registry are process-wide, so one invocation
   runs at a time per process; and one build at a time per LISTORY_HOME across processes (a
-  file lock), so `listory reports build` and a scheduled report run queue instead of failing
+  file lock, reports/build_lock.py), so `listory reports build` and a scheduled report run queue instead of failing
   on DuckDB's writer lock or interleaving their writes to dbt's state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_environment, dbt_target_path, prepare_target_path
+from listory_pipeline.reports.build_lock import Waiting, home_build_lock
+from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_environment, prepare_target_path
 from listory_pipeline.settings import Settings
 
 # Folders of a dbt project that are dbt's output, not its input.
@@ -109,45 +108,6 @@ class ParsedProject:
 
 _lock = threading.RLock()
 _parsed: ParsedProject | None = None
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Another process is building this home's reports; this build starts when that one ends."""
-
-    message: str
-
-
-class BuildCancelled(RuntimeError):
-    """The build was cancelled while it waited for another build of the same home."""
-
-
-@contextmanager
-def home_build_lock(
-    settings: Settings,
-    on_wait: Callable[[Waiting], None] | None = None,
-    cancelled: threading.Event | None = None,
-) -> Iterator[None]:
-    """Hold `LISTORY_HOME/dbt-target/build.lock` (released by the OS if the holder dies)."""
-    target = dbt_target_path(settings)
-    target.mkdir(parents=True, exist_ok=True)
-    stop = cancelled or threading.Event()  # never set: waits like a sleep
-    with open(target / "build.lock", "a") as handle:
-        told = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not told and on_wait is not None:
-                    on_wait(Waiting(f"another report build is running in {settings.home}; waiting for it to end"))
-                told = True
-                if stop.wait(0.2):
-                    raise BuildCancelled("cancelled while waiting for another report build") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _common_args(project_dir: Path, target: Path) -> list[str]:

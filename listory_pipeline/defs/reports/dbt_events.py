@@ -21,6 +21,7 @@ from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_contex
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from listory_pipeline.reports import dbt_runner
+from listory_pipeline.reports.build_lock import Waiting
 from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_target_path
 from listory_pipeline.settings import Settings
 
@@ -56,7 +57,7 @@ def build_in_process(
         if isinstance(item, dbt_runner.DbtInvocation):
             build.outcome = item
             continue
-        if isinstance(item, dbt_runner.Waiting):
+        if isinstance(item, Waiting):
             context.log.info(item.message)
             continue
         info = item["info"]

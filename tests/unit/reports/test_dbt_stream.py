@@ -9,7 +9,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from listory_pipeline.reports import dbt_runner
+from listory_pipeline.reports import build_lock, dbt_runner
 from listory_pipeline.settings import load_settings
 from tests.unit.reports.builders import seed
 from tests.unit.reports.hand_built import hand_built_catalog
@@ -55,7 +55,7 @@ def test_a_second_build_of_the_same_home_waits_for_the_first(settings):
     # another process holds this home's build lock for a moment (as a CLI build would)
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from listory_pipeline.reports.dbt_runner import home_build_lock; "
+         "import sys, time; from listory_pipeline.reports.build_lock import home_build_lock; "
          "from listory_pipeline.settings import load_settings; "
          "lock = home_build_lock(load_settings({'LISTORY_HOME': sys.argv[1]})); lock.__enter__(); "
          "print('held', flush=True); time.sleep(2); lock.__exit__(None, None, None)",
@@ -75,9 +75,9 @@ def test_a_build_cancelled_while_waiting_gives_up_at_once(settings):
 
     cancelled = threading.Event()
     cancelled.set()
-    with dbt_runner.home_build_lock(settings):  # held here: the build below has to wait
+    with build_lock.home_build_lock(settings):  # held here: the build below has to wait
         started = time.monotonic()
-        with pytest.raises(dbt_runner.BuildCancelled):
-            with dbt_runner.home_build_lock(settings, cancelled=cancelled):
+        with pytest.raises(build_lock.BuildCancelled):
+            with build_lock.home_build_lock(settings, cancelled=cancelled):
                 pass
         assert time.monotonic() - started < 2
