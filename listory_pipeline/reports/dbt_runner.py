@@ -16,8 +16,8 @@ Three things dbt does not do for us in-process:
   from are unchanged (fingerprint of paths, sizes and modification times);
 - serialise invocations: dbt's flags and adapter registry are process-wide, so one invocation
   runs at a time per process; and one build at a time per LISTORY_HOME across processes (a
-  file lock, reports/build_lock.py), so `listory reports build` and a scheduled report run queue instead of failing
-  on DuckDB's writer lock or interleaving their writes to dbt's state.
+  file lock, reports/build_lock.py), so `listory reports build` and a scheduled report run
+  queue instead of failing on DuckDB's writer lock or interleaving their writes to dbt's state.
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ class NodeOutcome:
     status: str
     message: str
 
+    @property
+    def passed(self) -> bool:
+        return self.status in ("success", "pass")  # a model built, a test passed
+
 
 @dataclass(frozen=True)
 class DbtInvocation:
@@ -73,7 +77,7 @@ class DbtInvocation:
 
     @property
     def failures(self) -> list[str]:
-        failed = [f"{n.status} {n.unique_id}: {n.message}" for n in self.nodes if n.status not in ("success", "pass")]
+        failed = [f"{n.status} {n.unique_id}: {n.message}" for n in self.nodes if not n.passed]
         return failed + ([self.error] if self.error else [])
 
     @property
@@ -258,7 +262,7 @@ def warm_up(settings: Settings) -> float:
                 pass  # the core schema, empty
             outcome = _invoke_parsed(project, scratch, None, ["run"])
             if not outcome.success:
-                raise DbtParseError("warm-up build into an empty warehouse failed: " + "; ".join(outcome.failures))
+                raise RuntimeError("warm-up build into an empty warehouse failed: " + "; ".join(outcome.failures))
         finally:
             shutil.rmtree(scratch_home, ignore_errors=True)
     return time.monotonic() - started
@@ -272,7 +276,7 @@ def _summarise(outcome) -> DbtInvocation:
     error = None
     if outcome.exception is not None:
         error = f"dbt failed before running: {outcome.exception}"
-    elif not outcome.success and not any(n.status not in ("success", "pass") for n in nodes):
+    elif not outcome.success and all(n.passed for n in nodes):
         error = "dbt reported a failure without a failed node (see dbt.log in the target folder)"
     return DbtInvocation(success=bool(outcome.success), nodes=nodes, error=error)
 

@@ -81,10 +81,9 @@ def dbt_target_path(settings: Settings) -> Path:
 
 
 def prepare_target_path(settings: Settings) -> Path:
-    """The target folder, without a previous run_results.json (builds no longer write one; never stale)."""
+    """The target folder, created if missing."""
     target = dbt_target_path(settings)
     target.mkdir(parents=True, exist_ok=True)
-    (target / "run_results.json").unlink(missing_ok=True)
     return target
 
 

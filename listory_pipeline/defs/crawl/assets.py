@@ -42,7 +42,6 @@ def _active_user(users: UserRegistry, user_id: str) -> RegisteredUser:
     return user
 
 
-
 def _rejected_app_failure(users: UserRegistry, user: RegisteredUser) -> Failure:
     """Spotify refused the app's credentials (invalid_client) when refreshing this user's token.
 
@@ -62,6 +61,7 @@ def _rejected_app_failure(users: UserRegistry, user: RegisteredUser) -> Failure:
         description="Spotify rejected this instance's app credentials (invalid_client): check SPOTIFY_CLIENT_ID and "
         "SPOTIFY_CLIENT_SECRET"
     )
+
 
 @asset(
     key=LANDING_KEY,

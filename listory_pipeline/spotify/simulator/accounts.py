@@ -49,11 +49,8 @@ def presented_client_id(form: dict[str, str], authorization: str | None) -> str 
 
 def _client(sim: Simulator, form: dict[str, str], authorization: str | None) -> tuple[Answer | None, str, bool]:
     """(error answer or None, the authenticated client id, whether the client proved its secret)."""
-    presented = _presented_credentials(form, authorization)
-    if presented is None:
-        return _oauth_error("invalid_client", "Invalid client"), "", False
-    client_id, secret = presented
-    expected = sim.app_secret(client_id)
+    client_id, secret = _presented_credentials(form, authorization) or (None, None)
+    expected = sim.app_secret(client_id)  # None for no client id, an unreadable header or an unknown app
     if client_id is None or expected is None:
         return _oauth_error("invalid_client", "Invalid client"), "", False
     if secret is not None and secret != expected:
