@@ -10,14 +10,15 @@ every process sees the same listeners and accepts the same cached tokens.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from listory_pipeline.landing.store import LandingZone
 from listory_pipeline.settings import Settings
 from listory_pipeline.spotify.auth import SpotifyApp
-from listory_pipeline.spotify.client import SpotifyClient
+from listory_pipeline.spotify.client import SpotifyClient, UserSession
 from listory_pipeline.users.crypto import SecretBox
-from listory_pipeline.users.registry import UserRegistry
+from listory_pipeline.users.registry import RegisteredUser, UserRegistry
 from listory_pipeline.users.token_cache import EncryptedTokenCache
 
 if TYPE_CHECKING:
@@ -151,3 +152,25 @@ def pause_store(settings: Settings):
     from listory_pipeline.rate_limits import PauseStore
 
     return PauseStore(settings.rate_limit_pauses_path)
+
+
+@contextmanager
+def user_spotify_session(
+    settings: Settings, user: RegisteredUser, registry: UserRegistry
+) -> Iterator[tuple[SpotifyClient, UserSession, str]]:
+    """A client for the user's app (their own when they brought one, else the instance's) and
+    their session, whose rotated refresh tokens go straight back to the registry.
+
+    Also yields the key of the app: rate-limit pauses and enrichment state are per app.
+    """
+    app = spotify_app(settings)
+    if user.app_client_id:
+        from listory_pipeline.users.login import app_for_user
+
+        app = app_for_user(app, registry, user.user_id)
+    key = app_key_for_user(settings, user)
+    with spotify_client(settings, app, key) as client:
+        session = client.user_session(
+            user.user_id, registry.refresh_token(user.user_id), on_new_refresh_token=registry.save_refresh_token
+        )
+        yield client, session, key

@@ -42,23 +42,9 @@ class SpotifyResource(_SettingsResource):
     def user_session(
         self, user: RegisteredUser, registry: UserRegistry
     ) -> Iterator[tuple[SpotifyClient, UserSession, str]]:
-        """A client for the user's app (their own when they brought one, else the instance's) and
-        their session, whose rotated refresh tokens go straight back to the registry.
-
-        Also yields the key of the app: rate-limit pauses and enrichment state are per app.
-        """
-        settings = self.settings()
-        app = runtime.spotify_app(settings)
-        if user.app_client_id:
-            from listory_pipeline.users.login import app_for_user
-
-            app = app_for_user(app, registry, user.user_id)
-        app_key = runtime.app_key_for_user(settings, user)
-        with runtime.spotify_client(settings, app, app_key) as client:
-            session = client.user_session(
-                user.user_id, registry.refresh_token(user.user_id), on_new_refresh_token=registry.save_refresh_token
-            )
-            yield client, session, app_key
+        """The user's client, session and app key (`runtime.user_spotify_session`)."""
+        with runtime.user_spotify_session(self.settings(), user, registry) as opened:
+            yield opened
 
     def enrichment_budget(self) -> int:
         return self.settings().enrichment_max_requests

@@ -46,6 +46,9 @@ class LoadResult:
     new_listens: int = 0
     newest_played_at: datetime | None = None
     possible_gap: bool = False
+    # gaps recorded for the user so far: still open, and filled by an imported export
+    open_gaps: int = 0
+    filled_gaps: int = 0
     write_statements: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -57,23 +60,31 @@ def _json_rows(rows: list[dict[str, Any]]) -> str:
     return json.dumps([{k: v for k, v in row.items() if not k.endswith("_dt")} for row in rows])
 
 
-def detect_gap(previous_newest: datetime | None, pulls: list[ParsedPull]) -> bool:
-    """A full pull whose every play is newer than all we had means plays in between may be lost.
+def detect_gaps(previous_newest: datetime | None, pulls: list[ParsedPull]) -> list[dict[str, Any]]:
+    """Stretches where plays may be lost: a full pull whose every play is newer than all we had.
 
     Spotify keeps only the last 50 plays: if a user who already has stored
     listens shows 50 plays all newer than the newest stored one, the plays
-    between them fell out of the window before we asked.
+    between them fell out of the window before we asked. Each gap runs from the
+    newest stored play to the oldest play of that pull.
     """
     newest = previous_newest
-    gap = False
+    gaps = []
     for pull in pulls:
         played = pull.played_at_values
         if not played:
             continue
         if newest is not None and pull.item_count >= RECENTLY_PLAYED_LIMIT and min(played) > newest:
-            gap = True
+            gaps.append(
+                {
+                    "user_id": pull.user_id,
+                    "gap_from": newest.isoformat(),
+                    "gap_to": min(played).isoformat(),
+                    "pull_id": pull.pull_id,
+                }
+            )
         newest = max(played) if newest is None else max(newest, max(played))
-    return gap
+    return gaps
 
 
 def _merge(pulls: list[ParsedPull], attribute: str, key: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -140,7 +151,8 @@ def load_user_pulls(
             outcomes.append(_outcome(pull, len(one.listens), "loaded", None))
         previous_newest_rows = warehouse.read(_SQL["select_newest_played_at"], {"user_id": user.user_id})
         previous_newest = previous_newest_rows[0][0] if previous_newest_rows else None
-        result.possible_gap = detect_gap(previous_newest, parsed)
+        gaps = detect_gaps(previous_newest, parsed)
+        result.possible_gap = bool(gaps)
         result.pulls_loaded = len(parsed)
         result.plays_in_pulls = sum(len(p.listens) for p in parsed)
         newest = [max(p.played_at_values) for p in parsed if p.listens]
@@ -169,6 +181,8 @@ def load_user_pulls(
                     "core.listens", _SQL["insert_listens"], {**params, "rows": _json_rows(listens)}
                 ).fetchone()
                 result.new_listens = int(inserted[0]) if inserted else 0
+        if gaps:
+            warehouse.write("meta.listen_gaps", _SQL["insert_gap"], {**params, "rows": json.dumps(gaps)})
         if outcomes:
             warehouse.write(
                 "meta.loaded_pulls", _SQL["insert_loaded_pulls"], {**params, "rows": json.dumps(outcomes)}
@@ -183,6 +197,7 @@ def load_user_pulls(
                 {"user_id": user.user_id, "first_open_at": newest_fetch - WATERMARK_SLACK},
             )
     result.write_statements = warehouse.writes.since(before)
+    result.open_gaps, result.filled_gaps = warehouse.read(_SQL["select_gap_counts"], {"user_id": user.user_id})[0]
     return result
 
 

@@ -82,6 +82,71 @@ def _artist_row(artist: dict[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+@dataclass
+class CatalogRows:
+    """Rows for the catalog tables, deduplicated by key, gathered from full track objects."""
+
+    tracks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    albums: dict[str, dict[str, Any]] = field(default_factory=dict)
+    artists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    track_artists: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    album_artists: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+
+def add_track(catalog: CatalogRows, track: Any, track_where: str) -> str:
+    """Check a full track object (with its simplified album and artists) and add its rows; returns its id.
+
+    Recently-played items and `GET /tracks` answers carry the same TrackObject, so the crawl and
+    the resolution of imported tracks read it the same way.
+    """
+    if not isinstance(track, dict):
+        raise MalformedPullError(f"{track_where} is not an object")
+    track_id = _require(track, "id", track_where, str)
+    album = _require(track, "album", track_where, dict)
+    album_where = f"{track_where}.album"
+    album_id = _require(album, "id", album_where, str)
+    track_artist_list = _require(track, "artists", track_where, list)
+    if not track_artist_list:
+        raise MalformedPullError(f"{track_where}.artists is empty")
+    catalog.tracks[track_id] = {
+        "track_id": track_id,
+        "name": _require(track, "name", track_where, str),
+        "duration_ms": _require(track, "duration_ms", track_where, int),
+        "album_id": album_id,
+        "disc_number": _optional(track, "disc_number", int),
+        "track_number": _optional(track, "track_number", int),
+        "explicit": _optional(track, "explicit", bool),
+        "popularity": _optional(track, "popularity", int),
+        "isrc": _optional(track.get("external_ids") or {}, "isrc", str),
+        "uri": _optional(track, "uri", str),
+    }
+    catalog.albums[album_id] = {
+        "album_id": album_id,
+        "name": _require(album, "name", album_where, str),
+        "album_type": _optional(album, "album_type", str),
+        "release_date": _optional(album, "release_date", str),
+        "release_date_precision": _optional(album, "release_date_precision", str),
+        "total_tracks": _optional(album, "total_tracks", int),
+        "image_url": _first_image(album),
+        "uri": _optional(album, "uri", str),
+    }
+    for position, artist in enumerate(track_artist_list):
+        row = _artist_row(artist, f"{track_where}.artists[{position}]")
+        catalog.artists.setdefault(row["artist_id"], row)
+        catalog.track_artists.setdefault(
+            (track_id, row["artist_id"]),
+            {"track_id": track_id, "artist_id": row["artist_id"], "position": position},
+        )
+    for position, artist in enumerate(album.get("artists") or []):
+        row = _artist_row(artist, f"{album_where}.artists[{position}]")
+        catalog.artists.setdefault(row["artist_id"], row)
+        catalog.album_artists.setdefault(
+            (album_id, row["artist_id"]),
+            {"album_id": album_id, "artist_id": row["artist_id"], "position": position},
+        )
+    return track_id
+
+
 def parse_recently_played(
     payload: Any, *, pull_id: str, user_id: str, fetched_at: datetime
 ) -> ParsedPull:
@@ -92,11 +157,7 @@ def parse_recently_played(
     if not isinstance(items, list):
         raise MalformedPullError(f"pull {pull_id}: the answer has no 'items' list")
     parsed = ParsedPull(pull_id=pull_id, user_id=user_id, fetched_at=fetched_at, item_count=len(items))
-    tracks: dict[str, dict[str, Any]] = {}
-    albums: dict[str, dict[str, Any]] = {}
-    artists: dict[str, dict[str, Any]] = {}
-    track_artists: dict[tuple[str, str], dict[str, Any]] = {}
-    album_artists: dict[tuple[str, str], dict[str, Any]] = {}
+    catalog = CatalogRows()
     listens: dict[tuple[str, datetime], dict[str, Any]] = {}
     for index, item in enumerate(items):
         where = f"pull {pull_id}: items[{index}]"
@@ -108,50 +169,7 @@ def parse_recently_played(
             # Local files have no Spotify id and no catalog entry: counted, not stored.
             parsed.skipped_local += 1
             continue
-        track_where = f"{where}.track"
-        track_id = _require(track, "id", track_where, str)
-        album = _require(track, "album", track_where, dict)
-        album_where = f"{track_where}.album"
-        album_id = _require(album, "id", album_where, str)
-        track_artist_list = _require(track, "artists", track_where, list)
-        if not track_artist_list:
-            raise MalformedPullError(f"{track_where}.artists is empty")
-        tracks[track_id] = {
-            "track_id": track_id,
-            "name": _require(track, "name", track_where, str),
-            "duration_ms": _require(track, "duration_ms", track_where, int),
-            "album_id": album_id,
-            "disc_number": _optional(track, "disc_number", int),
-            "track_number": _optional(track, "track_number", int),
-            "explicit": _optional(track, "explicit", bool),
-            "popularity": _optional(track, "popularity", int),
-            "isrc": _optional(track.get("external_ids") or {}, "isrc", str),
-            "uri": _optional(track, "uri", str),
-        }
-        albums[album_id] = {
-            "album_id": album_id,
-            "name": _require(album, "name", album_where, str),
-            "album_type": _optional(album, "album_type", str),
-            "release_date": _optional(album, "release_date", str),
-            "release_date_precision": _optional(album, "release_date_precision", str),
-            "total_tracks": _optional(album, "total_tracks", int),
-            "image_url": _first_image(album),
-            "uri": _optional(album, "uri", str),
-        }
-        for position, artist in enumerate(track_artist_list):
-            row = _artist_row(artist, f"{track_where}.artists[{position}]")
-            artists.setdefault(row["artist_id"], row)
-            track_artists.setdefault(
-                (track_id, row["artist_id"]),
-                {"track_id": track_id, "artist_id": row["artist_id"], "position": position},
-            )
-        for position, artist in enumerate(album.get("artists") or []):
-            row = _artist_row(artist, f"{album_where}.artists[{position}]")
-            artists.setdefault(row["artist_id"], row)
-            album_artists.setdefault(
-                (album_id, row["artist_id"]),
-                {"album_id": album_id, "artist_id": row["artist_id"], "position": position},
-            )
+        track_id = add_track(catalog, track, f"{where}.track")
         context = item.get("context")
         listens[(track_id, played_at)] = {
             "user_id": user_id,
@@ -162,9 +180,9 @@ def parse_recently_played(
             "pull_id": pull_id,
         }
     parsed.listens = list(listens.values())
-    parsed.tracks = list(tracks.values())
-    parsed.albums = list(albums.values())
-    parsed.artists = list(artists.values())
-    parsed.track_artists = list(track_artists.values())
-    parsed.album_artists = list(album_artists.values())
+    parsed.tracks = list(catalog.tracks.values())
+    parsed.albums = list(catalog.albums.values())
+    parsed.artists = list(catalog.artists.values())
+    parsed.track_artists = list(catalog.track_artists.values())
+    parsed.album_artists = list(catalog.album_artists.values())
     return parsed

@@ -7,11 +7,13 @@ FROM meta.enrichment_state WHERE app_key = $app_key
 -- name: select_artists_needing_genres
 -- Never checked first (oldest first), then those Spotify gave no genres for when genres
 -- are available again, then stale ones.
+-- Stand-ins named by an import (is_placeholder) have no Spotify id to ask for.
 SELECT artist_id, genres_checked_at IS NOT NULL AS rechecked
 FROM core.artists
-WHERE genres_checked_at IS NULL
-   OR (genres_status = 'unavailable' AND $genres_available)
-   OR genres_checked_at < $stale_before
+WHERE NOT coalesce(is_placeholder, false)
+  AND (genres_checked_at IS NULL
+       OR (genres_status = 'unavailable' AND $genres_available)
+       OR genres_checked_at < $stale_before)
 ORDER BY genres_checked_at NULLS FIRST, first_seen_at, artist_id
 LIMIT $limit
 

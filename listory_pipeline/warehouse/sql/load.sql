@@ -78,11 +78,13 @@ ON CONFLICT (track_id) DO UPDATE SET
     popularity = coalesce(excluded.popularity, core.tracks.popularity),
     isrc = coalesce(excluded.isrc, core.tracks.isrc),
     uri = coalesce(excluded.uri, core.tracks.uri),
+    catalog_status = 'complete',
     updated_at = excluded.updated_at
 WHERE core.tracks.name IS DISTINCT FROM excluded.name
    OR core.tracks.duration_ms IS DISTINCT FROM excluded.duration_ms
    OR core.tracks.album_id IS DISTINCT FROM excluded.album_id
    OR core.tracks.popularity IS DISTINCT FROM coalesce(excluded.popularity, core.tracks.popularity)
+   OR core.tracks.catalog_status IS DISTINCT FROM 'complete'
 
 -- name: insert_track_artists
 INSERT INTO core.track_artists (track_id, artist_id, position)
@@ -99,12 +101,46 @@ FROM (SELECT unnest(from_json($rows::JSON,
 ON CONFLICT DO NOTHING
 
 -- name: insert_listens
-INSERT INTO core.listens (user_id, played_at, track_id, source, ms_played, context_uri, pull_id, loaded_at)
-SELECT user_id, played_at::TIMESTAMPTZ, track_id, 'recently_played', NULL, context_uri, pull_id, $now
-FROM (SELECT unnest(from_json($rows::JSON,
-    '[{"user_id":"VARCHAR","played_at":"VARCHAR","track_id":"VARCHAR","context_uri":"VARCHAR","pull_id":"VARCHAR"}]'),
-    recursive := true))
+-- A play imported from the export already (history/sql/history_load.sql explains the tolerance)
+-- is not stored a second time.
+INSERT INTO core.listens (user_id, played_at, track_id, source, ms_played, context_uri, pull_id, loaded_at,
+                          played_at_precision)
+SELECT pulled.user_id, pulled.played_at, pulled.track_id, 'recently_played', NULL, pulled.context_uri,
+       pulled.pull_id, $now, 'millisecond'
+FROM (
+    SELECT user_id, played_at::TIMESTAMPTZ AS played_at, track_id, context_uri, pull_id
+    FROM (SELECT unnest(from_json($rows::JSON,
+        '[{"user_id":"VARCHAR","played_at":"VARCHAR","track_id":"VARCHAR","context_uri":"VARCHAR","pull_id":"VARCHAR"}]'),
+        recursive := true))
+) AS pulled
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM core.listens AS imported
+    WHERE imported.user_id = pulled.user_id
+      AND imported.track_id = pulled.track_id
+      AND imported.source = 'extended_history'
+      AND imported.played_at BETWEEN pulled.played_at - INTERVAL 62 SECOND AND pulled.played_at + INTERVAL 30 SECOND
+      AND CASE WHEN imported.played_at_precision = 'minute' THEN
+              pulled.played_at >= imported.played_at - INTERVAL 2 SECOND
+              AND pulled.played_at < imported.played_at + INTERVAL 62 SECOND
+          ELSE abs(epoch_ms(pulled.played_at) - epoch_ms(imported.played_at))
+              <= least(30000, greatest(1000, coalesce(imported.ms_played, 0) // 2))
+          END
+)
 ON CONFLICT DO NOTHING
+
+-- name: insert_gap
+-- A full pull entirely newer than every stored listen: plays in between may be lost, unless an
+-- export import covers the stretch later (history/sql/history_load.sql, fill_gaps).
+INSERT INTO meta.listen_gaps (user_id, gap_from, gap_to, detected_at, pull_id)
+SELECT user_id, gap_from::TIMESTAMPTZ, gap_to::TIMESTAMPTZ, $now, pull_id
+FROM (SELECT unnest(from_json($rows::JSON,
+    '[{"user_id":"VARCHAR","gap_from":"VARCHAR","gap_to":"VARCHAR","pull_id":"VARCHAR"}]'), recursive := true))
+ON CONFLICT DO NOTHING
+
+-- name: select_gap_counts
+SELECT count(*) FILTER (WHERE filled_by_import IS NULL), count(*) FILTER (WHERE filled_by_import IS NOT NULL)
+FROM meta.listen_gaps WHERE user_id = $user_id
 
 -- name: insert_loaded_pulls
 INSERT INTO meta.loaded_pulls (pull_id, user_id, fetched_at, loaded_at, play_count, outcome, error)
