@@ -76,8 +76,8 @@ def _print_summary(settings) -> None:
     print(format_table(["played at (UTC)", "user", "track", "artists"], [(f"{p:%Y-%m-%d %H:%M:%S}", u, t, a) for p, u, t, a in summary.newest]))
 
 
-def _demo_reports(settings, user_id: str) -> None:
-    """Build reports.* as the hourly schedule would, and show one of them."""
+def _demo_reports(settings, user_id: str, preset: str = "last_7_days") -> bool:
+    """Build reports.* as the hourly schedule would, and show one of them; True when built."""
     from listory_pipeline.reports.build import build_reports
     from listory_pipeline.warehouse.summary import top_artists
 
@@ -85,11 +85,12 @@ def _demo_reports(settings, user_id: str) -> None:
     result = build_reports(settings, quiet=True)
     if not result.success:
         print("report build failed: " + "; ".join(result.failures), file=sys.stderr)
-        return
+        return False
     print(f"Built {len(result.row_counts)} report tables in {result.seconds:.1f} s")
-    rows = top_artists(settings.warehouse_path, user_id, "last_7_days", limit=5)
-    print(f"\nreports.top_artists, {user_id}, last_7_days:")
+    rows = top_artists(settings.warehouse_path, user_id, preset, limit=5)
+    print(f"\nreports.top_artists, {user_id}, {preset}:")
     print(format_table(["rank", "artist", "listens", "minutes", "rank change"], rows))
+    return True
 
 
 def cmd_demo(args) -> int:
@@ -222,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     from listory_pipeline.users.cli_commands import add_user_commands
 
     add_user_commands(sub)
+    from listory_pipeline.history.cli_commands import add_history_commands
+
+    add_history_commands(sub)
 
     simulator = sub.add_parser("simulator", help="run the Spotify simulator as a server")
     simulator.add_argument("--host", default="127.0.0.1")

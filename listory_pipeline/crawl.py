@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from listory_pipeline.history.loader import load_pending_imports
+from listory_pipeline.landing.history import HistoryLanding
 from listory_pipeline.landing.store import LandedPull, LandingZone
 from listory_pipeline.spotify.client import SpotifyClient, UserSession
 from listory_pipeline.spotify.errors import RateLimitedError
 from listory_pipeline.warehouse.checks import CheckOutcome, run_listen_checks
 from listory_pipeline.warehouse.connection import open_warehouse
 from listory_pipeline.warehouse.enrichment import EnrichmentOutcome, apply_enrichment, plan_enrichment
-from listory_pipeline.warehouse.loader import LoadResult, UserRow, load_user_pulls
+from listory_pipeline.warehouse.loader import LoadResult, UserRow, gap_counts, load_user_pulls
 
 
 @dataclass
@@ -55,10 +57,19 @@ def load_landed(
     *,
     lock_wait_seconds: float,
     mirror_users: list[UserRow] | None = None,
+    history: HistoryLanding | None = None,
 ) -> tuple[LoadResult, list[CheckOutcome]]:
-    """Load the user's pending pulls, then check the user's listens on the same connection."""
+    """Load the user's pending pulls (and landed history imports), then check their listens.
+
+    Pulls load in one transaction, each history import in one of its own, on one connection;
+    a landed import is loaded by whichever run of the user comes first, crawl or import.
+    """
     with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
         result = load_user_pulls(warehouse, landing, user, mirror_users=mirror_users)
+        if history is not None:
+            result.history = load_pending_imports(warehouse, history, user.user_id)
+            if result.history.imports:
+                result.open_gaps, result.filled_gaps = gap_counts(warehouse, user.user_id)
         return result, run_listen_checks(warehouse, user.user_id)
 
 

@@ -14,11 +14,13 @@ from dagster import Definitions, in_process_executor
 from listory_pipeline.defs.reports.assets import listory_dbt_models, report_charts
 from listory_pipeline.defs.reports.resources import build_report_resources
 from listory_pipeline.defs.reports.schedules import build_reports_job, reports_hourly_schedule
+from listory_pipeline.defs.reports.sensors import history_reports_sensor
 
 defs = Definitions(
     assets=[listory_dbt_models, report_charts],
     jobs=[build_reports_job],
     schedules=[reports_hourly_schedule],
+    sensors=[history_reports_sensor],
     resources=build_report_resources(),
     executor=in_process_executor,
 )

@@ -22,6 +22,7 @@ from listory_pipeline.users.registry import RegisteredUser, UserRegistry
 from listory_pipeline.users.token_cache import EncryptedTokenCache
 
 if TYPE_CHECKING:
+    from listory_pipeline.landing.history import HistoryLanding
     from listory_pipeline.spotify.simulator import SimulatorServer
 
 _embedded_lock = threading.Lock()
@@ -86,6 +87,12 @@ def user_registry(settings: Settings) -> UserRegistry:
 
 def landing_zone(settings: Settings) -> LandingZone:
     return LandingZone(settings.landing_dir)
+
+
+def history_landing(settings: Settings) -> "HistoryLanding":
+    from listory_pipeline.landing.history import HistoryLanding
+
+    return HistoryLanding(settings.landing_dir)
 
 
 def spotify_client(settings: Settings, app: SpotifyApp | None = None, key: str | None = None) -> SpotifyClient:

@@ -76,6 +76,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     warehouse_lock_wait_seconds: float = 120.0
     enrichment_max_requests: int = 60
+    resolve_max_requests: int = 500
     spotify_timeout_seconds: float = 10.0
     spotify_max_inline_wait_seconds: float = 60.0
     crawl_active_interval_seconds: float = 60.0
@@ -112,6 +113,11 @@ class Settings:
         return self.home / "rate-limit-pauses.json"
 
     @property
+    def imports_dir(self) -> Path:
+        """The drop folder: `imports/<user id>/` is imported by `history_drop_sensor`."""
+        return self.home / "imports"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
@@ -142,6 +148,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         secret_key=env.get("LISTORY_SECRET_KEY") or None,
         warehouse_lock_wait_seconds=_float_env(env, "LISTORY_WAREHOUSE_LOCK_WAIT_SECONDS", 120.0),
         enrichment_max_requests=_int_env(env, "LISTORY_ENRICHMENT_MAX_REQUESTS", 60),
+        resolve_max_requests=_int_env(env, "LISTORY_RESOLVE_MAX_REQUESTS", 500, minimum=1),
         spotify_timeout_seconds=_float_env(env, "LISTORY_SPOTIFY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         spotify_max_inline_wait_seconds=_float_env(env, "LISTORY_SPOTIFY_MAX_INLINE_WAIT_SECONDS", 60.0),
         crawl_active_interval_seconds=_float_env(env, "LISTORY_CRAWL_ACTIVE_INTERVAL_SECONDS", 60.0, minimum=1.0),

@@ -17,6 +17,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from listory_pipeline import runtime
+from listory_pipeline.landing.history import HistoryLanding
 from listory_pipeline.landing.store import LandingZone
 from listory_pipeline.settings import Settings, load_settings
 from listory_pipeline.spotify.client import SpotifyClient, UserSession
@@ -49,12 +50,18 @@ class SpotifyResource(_SettingsResource):
     def enrichment_budget(self) -> int:
         return self.settings().enrichment_max_requests
 
+    def resolve_budget(self) -> int:
+        return self.settings().resolve_max_requests
+
 
 class LandingResource(_SettingsResource):
-    """The append-only landing zone of raw pulls."""
+    """The append-only landing zone of raw pulls and landed history imports."""
 
     def zone(self) -> LandingZone:
         return runtime.landing_zone(self.settings())
+
+    def history(self) -> HistoryLanding:
+        return runtime.history_landing(self.settings())
 
 
 class WarehouseResource(_SettingsResource):

@@ -306,10 +306,12 @@ def cmd_users_remove(args) -> int:
         # The warehouse first: if it is locked, nothing else has changed and the command can be repeated.
         removed = remove_user_rows(settings.warehouse_path, args.user_id, wait_seconds=settings.warehouse_lock_wait_seconds)
         pulls = runtime.landing_zone(settings).remove_user(args.user_id)
+        imports = runtime.history_landing(settings).remove_user(args.user_id)
         print(
             f"deleted {args.user_id}'s data: {removed.by_table['core.listens']} listens, "
-            f"{removed.by_table['meta.loaded_pulls']} load records, {pulls} landed pulls "
-            "(shared catalog rows stay)"
+            f"{removed.by_table['core.skipped_plays']} skips, "
+            f"{removed.by_table['meta.loaded_pulls']} load records, {pulls} landed pulls, "
+            f"{imports} landed history imports (shared catalog rows stay)"
         )
     if user is not None:
         registry.remove(args.user_id)

@@ -49,6 +49,7 @@ class LoadResult:
     # gaps recorded for the user so far: still open, and filled by an imported export
     open_gaps: int = 0
     filled_gaps: int = 0
+    history: Any = None  # HistoryLoadResult when landed history imports were loaded too
     write_statements: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -197,8 +198,14 @@ def load_user_pulls(
                 {"user_id": user.user_id, "first_open_at": newest_fetch - WATERMARK_SLACK},
             )
     result.write_statements = warehouse.writes.since(before)
-    result.open_gaps, result.filled_gaps = warehouse.read(_SQL["select_gap_counts"], {"user_id": user.user_id})[0]
+    result.open_gaps, result.filled_gaps = gap_counts(warehouse, user.user_id)
     return result
+
+
+def gap_counts(warehouse: Warehouse, user_id: str) -> tuple[int, int]:
+    """(gaps still open, gaps an imported export filled) recorded for the user."""
+    open_gaps, filled = warehouse.read(_SQL["select_gap_counts"], {"user_id": user_id})[0]
+    return int(open_gaps), int(filled)
 
 
 def _with_user(rows: list[UserRow] | None, user: UserRow) -> list[UserRow]:

@@ -22,9 +22,12 @@ _LOAD_SQL = sql_file(__file__, "load.sql")
 # (table, statement) in the order they run; listens first, the bookkeeping last.
 _REMOVE_STATEMENTS = (
     ("core.listens", "delete_listens"),
+    ("core.skipped_plays", "delete_skipped_plays"),
     ("core.users", "delete_user"),
     ("meta.loaded_pulls", "delete_loaded_pulls"),
     ("meta.landing_watermarks", "delete_landing_watermark"),
+    ("meta.history_imports", "delete_history_imports"),
+    ("meta.listen_gaps", "delete_listen_gaps"),
 )
 
 

@@ -27,8 +27,11 @@ from listory_pipeline.users.registry import RegisteredUser, UserRegistry, token_
 from listory_pipeline.warehouse.loader import UserRow
 
 LANDING_KEY = AssetKey(["landing", "recently_played"])
+HISTORY_LANDING_KEY = AssetKey(["landing", "extended_history"])
 LISTENS_KEY = AssetKey(["core", "listens"])
 CATALOG_FROM_PAYLOAD = ("tracks", "albums", "artists", "track_artists", "album_artists", "users")
+# Written only when a landed history import is loaded: materialized then, not by every crawl.
+FROM_HISTORY_ONLY = ("skipped_plays", "provisional_credits")
 
 
 def _active_user(users: UserRegistry, user_id: str) -> RegisteredUser:
@@ -122,7 +125,7 @@ def landing_recently_played(
     specs=[
         AssetSpec(
             LISTENS_KEY,
-            deps=[LANDING_KEY],
+            deps=[LANDING_KEY, HISTORY_LANDING_KEY],
             kinds={"duckdb"},
             group_name="crawl",
             description="One row per play, unique on (user_id, track_id, played_at).",
@@ -130,12 +133,23 @@ def landing_recently_played(
         *[
             AssetSpec(
                 ["core", name],
-                deps=[LANDING_KEY],
+                deps=[LANDING_KEY, HISTORY_LANDING_KEY],
                 kinds={"duckdb"},
                 group_name="crawl",
                 description=f"core.{name}, upserted from the recently-played payload.",
             )
             for name in CATALOG_FROM_PAYLOAD
+        ],
+        *[
+            AssetSpec(
+                ["core", name],
+                deps=[HISTORY_LANDING_KEY],
+                kinds={"duckdb"},
+                group_name="crawl",  # the load step's group: every job that loads selects them
+                skippable=True,
+                description=f"core.{name}, written when a landed history import is loaded.",
+            )
+            for name in FROM_HISTORY_ONLY
         ],
     ],
     check_specs=[AssetCheckSpec(name, asset=LISTENS_KEY, description=text) for name, (_, text) in LISTEN_CHECKS.items()],
@@ -149,7 +163,7 @@ def load_core_from_landing(
     warehouse: WarehouseResource,
     registry: RegistryResource,
 ):
-    """Loads every landed, not yet loaded pull of the user in one transaction."""
+    """Loads every landed, not yet loaded pull of the user in one transaction, then any landed history import."""
     user_id = context.partition_key
     registered = {u.user_id: UserRow(u.user_id, u.display_name, u.timezone, u.status) for u in registry.registry().list()}
     if user_id not in registered:
@@ -160,7 +174,15 @@ def load_core_from_landing(
         registered[user_id],
         lock_wait_seconds=warehouse.lock_wait_seconds(),
         mirror_users=list(registered.values()),
+        history=landing.history(),
     )
+    history = result.history
+    if history is not None and history.imports:
+        for one in history.imports:
+            context.log.info(
+                "history import %s: %s, %s new listens, %s matched stored plays, %s skips",
+                one.import_id, one.outcome, one.listens_new, one.listens_matched, one.skips_new,
+            )
     if result.possible_gap:
         context.log.warning(
             "possible gap for %s: a full pull of 50 plays is entirely newer than the stored listens", user_id
@@ -174,6 +196,10 @@ def load_core_from_landing(
             "pulls_rejected": len(result.pulls_rejected),
             "newest_played_at": result.newest_played_at.isoformat() if result.newest_played_at else "",
             "possible_gap": result.possible_gap,
+            "open_gaps": result.open_gaps,
+            "gaps_filled_by_imports": result.filled_gaps,
+            "history_imports_loaded": len(history.imports) if history else 0,
+            "history_listens_new": history.listens_new if history else 0,
             "duckdb_write_statements": result.write_statement_count,
             "write_statements_by_table": MetadataValue.json(result.write_statements),
         },
@@ -190,8 +216,14 @@ def load_core_from_landing(
     )
     for name in CATALOG_FROM_PAYLOAD:
         yield MaterializeResult(asset_key=AssetKey(["core", name]))
+    if history is not None and history.imports:
+        for name in FROM_HISTORY_ONLY:
+            yield MaterializeResult(asset_key=AssetKey(["core", name]))
     if result.pulls_rejected:
         details = "; ".join(f"{pull_id}: {error}" for pull_id, error in result.pulls_rejected)
         raise Failure(
             description=f"{len(result.pulls_rejected)} landed pull(s) were malformed and skipped (kept on disk): {details}"
         )
+    if history is not None and history.rejected:
+        details = "; ".join(f"{one.import_id}: {one.error}" for one in history.rejected)
+        raise Failure(description=f"landed history import(s) could not be loaded (kept on disk): {details}")

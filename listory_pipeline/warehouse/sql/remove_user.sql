@@ -13,3 +13,12 @@ DELETE FROM meta.loaded_pulls WHERE user_id = $user_id
 
 -- name: delete_landing_watermark
 DELETE FROM meta.landing_watermarks WHERE user_id = $user_id
+
+-- name: delete_skipped_plays
+DELETE FROM core.skipped_plays WHERE user_id = $user_id
+
+-- name: delete_history_imports
+DELETE FROM meta.history_imports WHERE user_id = $user_id
+
+-- name: delete_listen_gaps
+DELETE FROM meta.listen_gaps WHERE user_id = $user_id
