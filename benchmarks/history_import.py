@@ -209,10 +209,19 @@ def parse_and_load(home: Path, zip_path: Path, user_id: str) -> dict:
 
     landing = HistoryLanding(home / "landing")
     warehouse_path = home / "warehouse.duckdb"
+    files_parsed_at: list[float] = []
+
+    def progress(done: int, total: int, _name: str) -> None:
+        if done == total:
+            files_parsed_at.append(time.perf_counter())
+
     started = time.perf_counter()
-    landed = steps.land_export(landing, [zip_path], user_id=user_id, now=datetime.now(timezone.utc))
+    landed = steps.land_export(landing, [zip_path], user_id=user_id, now=datetime.now(timezone.utc), progress=progress)
     land_seconds = time.perf_counter() - started
-    log(f"land_export (parse + check + land Parquet): {land_seconds:.2f} s, counts {landed.export.counts}")
+    files_seconds = files_parsed_at[0] - started
+    log(f"land_export (parse + check + land Parquet): {land_seconds:.2f} s ({files_seconds:.2f} s reading and parsing "
+        f"the JSON files, {land_seconds - files_seconds:.2f} s classifying, deduplicating and landing); "
+        f"counts {landed.export.counts}")
     started = time.perf_counter()
     loaded = steps.load_history(warehouse_path, landing, user_id, lock_wait_seconds=30)
     load_seconds = time.perf_counter() - started
@@ -235,6 +244,8 @@ def parse_and_load(home: Path, zip_path: Path, user_id: str) -> dict:
         f"warehouse {'unchanged' if unchanged else 'CHANGED'} ({after_second['listens']:,} listens)")
     return {
         "land_seconds": land_seconds,
+        "land_files_parse_seconds": files_seconds,
+        "land_frame_and_write_seconds": land_seconds - files_seconds,
         "load_seconds": load_seconds,
         "parse_load_seconds": land_seconds + load_seconds,
         "peak_rss_mb_after_parse_load": rss_after,

@@ -132,6 +132,8 @@ def cmd_demo(args) -> int:
     if args.reports:
         _demo_reports(settings, accounts[0]["user_id"])
     print("\nQuery it:  uv run listory sql \"select * from core.listens limit 10\"")
+    print(f"Their past: uv run listory simulator-export --user {accounts[0]['user_id']} --out my_spotify_data.zip"
+          f" && uv run listory import-history --user {accounts[0]['user_id']} my_spotify_data.zip")
     print("See it:    uv run listory ui   (Dagster UI on http://127.0.0.1:3000)")
     return 0 if all(ok for _, ok, _ in outcomes) else 1
 
@@ -159,6 +161,34 @@ def cmd_simulator(args) -> int:
     from listory_pipeline.spotify.simulator import SimulatorConfig, run_forever
 
     run_forever(host=args.host, port=args.port, config=SimulatorConfig(seed=args.seed, n_users=args.users))
+    return 0
+
+
+def cmd_simulator_export(args) -> int:
+    """A simulated user's Spotify export, from the same plays the simulator's recently-played serves."""
+    from datetime import datetime, timedelta, timezone
+
+    from listory_pipeline.spotify.simulator.export import EXPORT_VARIANTS, export_entries, write_extended_export
+
+    settings = load_settings()
+    if not settings.uses_simulator:
+        print("simulator-export needs the simulator: unset SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET", file=sys.stderr)
+        return 2
+    from listory_pipeline import runtime
+
+    simulator = runtime.embedded_simulator(settings).simulator
+    if simulator.user(args.user) is None:
+        known = ", ".join(user.user_id for user in simulator.users())
+        print(f"no simulated user {args.user!r} (simulated users: {known})", file=sys.stderr)
+        return 2
+    if args.variant not in EXPORT_VARIANTS:
+        print(f"--variant must be one of {', '.join(EXPORT_VARIANTS)}", file=sys.stderr)
+        return 2
+    end = datetime.now(timezone.utc) - timedelta(days=args.until_days_ago)
+    entries, _ = export_entries(simulator, args.user, end - timedelta(days=args.days), end, variant=args.variant)
+    path = write_extended_export(entries, Path(args.out), variant=args.variant)
+    print(f"wrote {len(entries):,} entries of {args.user} ({args.days} days to {end:%Y-%m-%d}) to {path}")
+    print(f"import it:  uv run listory import-history --user {args.user} {path}")
     return 0
 
 
@@ -233,6 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulator.add_argument("--seed", type=int, default=42)
     simulator.add_argument("--users", type=int, default=5)
     simulator.set_defaults(func=cmd_simulator)
+
+    export = sub.add_parser(
+        "simulator-export", help="write a simulated user's Spotify export (Extended Streaming History zip) to try the import"
+    )
+    export.add_argument("--user", required=True, help="simulated user id, e.g. sim-alice")
+    export.add_argument("--out", default="my_spotify_data.zip", help="zip to write (default my_spotify_data.zip)")
+    export.add_argument("--days", type=int, default=365, help="days of history (default 365)")
+    export.add_argument("--until-days-ago", type=int, default=2, help="the export ends this many days ago (default 2)")
+    export.add_argument("--variant", default="2025", help="legacy | 2024 | 2025: the export format of that time")
+    export.set_defaults(func=cmd_simulator_export)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query", help="SQL text, or '-' to read it from stdin")

@@ -120,6 +120,38 @@ def import_identity(user_id: str, hashes: Sequence[str], rules: ImportRules) -> 
     return digest.hexdigest()[:20]
 
 
+def identify_export(
+    paths: Sequence[Path | str], *, user_id: str, rules: ImportRules, limits: ArchiveLimits = ArchiveLimits()
+) -> str:
+    """The import id of these files without parsing them: a re-import is known in a fraction of a second."""
+    files = [f for f in collect_export_files(paths, limits) if f.kind != KIND_USERDATA]
+    return import_identity(user_id, list({_content_hash(f.read_bytes()) for f in files}), rules)
+
+
+def export_from_manifest(manifest: dict) -> ExportSet:
+    """What a landed import was made of, from its manifest (its entries stay on disk)."""
+    rules = manifest.get("rules") or {}
+    return ExportSet(
+        user_id=manifest["user_id"],
+        import_id=manifest["import_id"],
+        rules=ImportRules(
+            min_listen_ms=int(rules.get("min_listen_ms", ImportRules().min_listen_ms)),
+            include_incognito=bool(rules.get("include_incognito", False)),
+        ),
+        files=[FileSummary(**file) for file in manifest.get("files", [])],
+        entries=pl.DataFrame(),
+        counts=dict(manifest["counts"]),
+        covered_from=_parse_time(manifest.get("covered_from")),
+        covered_to=_parse_time(manifest.get("covered_to")),
+        duplicate_files=list(manifest.get("duplicate_files", [])),
+        warnings=list(manifest.get("warnings", [])),
+    )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 def read_export(
     paths: Sequence[Path | str],
     *,
@@ -140,6 +172,7 @@ def read_export(
         )
     userdata = [(f, name) for f in files if f.kind == KIND_USERDATA if (name := read_userdata_username(f))]
     parsed: list[ParsedFile] = []
+    frames: list[pl.DataFrame] = []
     summaries: list[FileSummary] = []
     seen: dict[str, str] = {}
     duplicate_files: list[str] = []
@@ -153,8 +186,12 @@ def read_export(
             continue
         seen[digest] = file.display_name
         one = parse_file(_Preloaded(file, data), now=now)
-        parsed.append(one)
+        del data
         summaries.append(FileSummary(file.display_name, one.format, len(one.columns), digest))
+        # Columns as Python objects weigh ten times their table: convert each file at once.
+        frames.append(_frame(one.columns))
+        one.columns = None
+        parsed.append(one)
     if progress:
         progress(len(history_files), len(history_files), "")
 
@@ -168,7 +205,8 @@ def read_export(
             )
         warnings.append(message + " (imported anyway, as asked)")
 
-    frame = pl.concat([_frame(p.columns) for p in parsed], how="vertical") if parsed else pl.DataFrame(schema=ENTRY_SCHEMA)
+    frame = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=ENTRY_SCHEMA)
+    del frames
     frame = classify(frame, rules)
     counts = _count(frame)
     kept = frame.filter(pl.col("outcome").is_in(KEPT_OUTCOMES))

@@ -29,9 +29,10 @@ from listory_pipeline.warehouse.parse import CatalogRows, MalformedPullError, ad
 
 _SQL = sql_file(__file__, "resolve.sql")
 _LOAD_SQL = sql_file(pull_loader.__file__, "load.sql")
-# Tracks per chunk (one transaction each): ten bulk requests, or a hundred single ones.
+# Tracks per chunk (one transaction each): ten bulk requests, or 200 single ones (a few
+# seconds of requests): what an interruption can cost, against a commit per chunk.
 BULK_CHUNK_TRACKS = 10 * BULK_CHUNK_SIZES["tracks"]
-SINGLE_CHUNK_TRACKS = 100
+SINGLE_CHUNK_TRACKS = 200
 
 # (tracks done, tracks pending when resolution started)
 ResolveProgress = Callable[[int, int], None]
@@ -85,11 +86,16 @@ def apply_resolved_tracks(
         unknown = [*missing_ids, *malformed]
         if unknown:
             warehouse.write("core.tracks", _SQL["mark_not_found"], {**params, "track_ids": unknown})
-        if catalog.tracks:
-            warehouse.write("core.provisional_credits", _SQL["delete_resolved_provisional_credits"])
-            warehouse.write("core.albums", _SQL["delete_orphan_placeholder_albums"])
-            warehouse.write("core.artists", _SQL["delete_orphan_placeholder_artists"])
     return len(catalog.tracks), malformed
+
+
+def remove_replaced_stand_ins(warehouse: Warehouse) -> None:
+    """Stand-ins no longer needed once their tracks are complete; harmless until then (reports
+    use a provisional credit only for a track without real ones), so this runs once per resolution."""
+    with warehouse.transaction():
+        warehouse.write("core.provisional_credits", _SQL["delete_resolved_provisional_credits"])
+        warehouse.write("core.albums", _SQL["delete_orphan_placeholder_albums"])
+        warehouse.write("core.artists", _SQL["delete_orphan_placeholder_artists"])
 
 
 def _relinked(tracks: list[dict[str, Any]], asked: set[str]) -> list[dict[str, Any]]:
@@ -129,19 +135,18 @@ def resolve_imported_tracks(
     counted = session.counter.snapshot()
     with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
         before = warehouse.writes.snapshot()
-        outcome.pending_before = warehouse.read(_SQL["count_pending_tracks"], {"user_id": user_id})[0][0]
+        # Read once: the chunks below only write, so the lock is free between them for crawl loads.
+        pending = [row[0] for row in warehouse.read(_SQL["select_pending_tracks"], {"user_id": user_id, "limit": None})]
         _seed_bulk_memory(warehouse, client, app_key, now())
+    outcome.pending_before = len(pending)
     writes: dict[str, int] = {}
     budget = max_requests
     done = 0
-    if progress and outcome.pending_before:
-        progress(0, outcome.pending_before)
-    while budget > 0 and outcome.deferred_reason is None:
+    if progress and pending:
+        progress(0, len(pending))
+    while budget > 0 and pending:
         chunk = BULK_CHUNK_TRACKS if client.bulk_allowed("tracks") is not False else SINGLE_CHUNK_TRACKS
-        with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
-            ids = [row[0] for row in warehouse.read(_SQL["select_pending_tracks"], {"user_id": user_id, "limit": chunk})]
-        if not ids:
-            break
+        ids, pending = pending[:chunk], pending[chunk:]
         try:
             fetched = session.tracks(ids, max_requests=budget)
         except RateLimitedError as exc:
@@ -186,6 +191,7 @@ def resolve_imported_tracks(
         if not enriched.result or not enriched.result.artists_checked or enriched.result.deferred:
             break
     with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+        remove_replaced_stand_ins(warehouse)  # also those a killed run left behind
         outcome.pending_after = warehouse.read(_SQL["count_pending_tracks"], {"user_id": user_id})[0][0]
         _add(writes, warehouse.writes.since(before))
     outcome.requests = session.counter.diff(counted)

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from listory_pipeline.history.classify import ImportRules
 from listory_pipeline.history.loader import HistoryLoadResult, load_pending_imports
-from listory_pipeline.history.reader import ExportSet, FileProgress, read_export
+from listory_pipeline.history.reader import ExportSet, FileProgress, export_from_manifest, identify_export, read_export
 from listory_pipeline.landing.history import HistoryLanding, LandedImport
 from listory_pipeline.warehouse.connection import open_warehouse
 
@@ -36,7 +36,15 @@ def land_export(
     now: datetime | None = None,
     progress: FileProgress | None = None,
 ) -> LandedExport:
-    """Parse and check the whole file set, then land it; a bad file raises before anything is written."""
+    """Parse and check the whole file set, then land it; a bad file raises before anything is written.
+
+    Files landed before (the same content under the same rules) are recognised by their hashes
+    before any parsing: a re-import costs one read of the files and stores nothing.
+    """
+    import_id = identify_export(paths, user_id=user_id, rules=rules)
+    existing = landing.find(user_id, import_id)
+    if existing is not None:
+        return LandedExport(export_from_manifest(existing.manifest()), existing, False)
     export = read_export(
         paths, user_id=user_id, rules=rules, now=now, allow_other_username=allow_other_username, progress=progress
     )

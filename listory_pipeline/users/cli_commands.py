@@ -51,12 +51,23 @@ def _user_command(func):
     return run
 
 
+def _gaps(history, user_id: str) -> str | None:
+    """'2 open, 1 filled': gaps the crawl saw, and how many an imported export has filled."""
+    if history is None or user_id not in history:
+        return None
+    state = history[user_id]
+    if not state.open_gaps and not state.filled_gaps:
+        return "none"
+    return f"{state.open_gaps} open, {state.filled_gaps} filled"
+
+
 @_user_command
 def cmd_users_list(args) -> int:
     from datetime import datetime, timezone
 
     from listory_pipeline import runtime
     from listory_pipeline.users.registry import token_expiry_status
+    from listory_pipeline.warehouse.summary import history_per_user
 
     users = runtime.user_registry(load_settings()).list()
     if not users:
@@ -64,9 +75,11 @@ def cmd_users_list(args) -> int:
         return 0
     now = datetime.now(timezone.utc)
     expiries = {u.user_id: token_expiry_status(u, now) for u in users}
+    settings = load_settings()
+    history = history_per_user(settings.warehouse_path)
     print(
         format_table(
-            ["user", "name", "status", "time zone", "token issued", "token", "own app", "reason"],
+            ["user", "name", "status", "time zone", "token issued", "token", "own app", "gaps", "imports", "reason"],
             [
                 (
                     u.user_id,
@@ -76,12 +89,22 @@ def cmd_users_list(args) -> int:
                     (u.refresh_token_issued_at or "")[:10] or None,
                     expiries[u.user_id].describe(),
                     "yes" if u.has_own_app else "no",
+                    _gaps(history, u.user_id),
+                    history[u.user_id].imports if history and u.user_id in history else None,
                     u.status_reason,
                 )
                 for u in users
             ],
         )
     )
+    if history is None and settings.warehouse_path.exists():
+        print("(gaps and imports unknown: the warehouse is busy; try again in a moment)")
+    open_gaps = [u.user_id for u in users if history and u.user_id in history and history[u.user_id].open_gaps]
+    if open_gaps:
+        print(
+            f"\npossible gaps (plays may be missing) for: {', '.join(open_gaps)}. Importing their Spotify export "
+            "(`listory import-history`) fills them."
+        )
     due = [u for u in users if u.status != "disabled" and expiries[u.user_id].status in ("expiring", "expired")]
     if due:
         listed = ", ".join(f"{u.user_id} ({expiries[u.user_id].describe()})" for u in due)
@@ -309,9 +332,9 @@ def cmd_users_remove(args) -> int:
         imports = runtime.history_landing(settings).remove_user(args.user_id)
         print(
             f"deleted {args.user_id}'s data: {removed.by_table['core.listens']} listens, "
-            f"{removed.by_table['core.skipped_plays']} skips, "
             f"{removed.by_table['meta.loaded_pulls']} load records, {pulls} landed pulls, "
-            f"{imports} landed history imports (shared catalog rows stay)"
+            f"{removed.by_table['core.skipped_plays']} skipped plays, {imports} landed history imports "
+            "(shared catalog rows stay)"
         )
     if user is not None:
         registry.remove(args.user_id)

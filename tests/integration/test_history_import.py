@@ -195,7 +195,9 @@ def test_resolution_survives_a_refused_bulk_endpoint_an_interruption_and_a_429(l
 
     assert last.complete and first.resolved + last.resolved == pending
     stats = listory_home.simulator.stats()["by_endpoint"]
-    # one refused bulk probe, remembered across processes; every track asked once (+ the 429'd one)
+    # One refused bulk probe, remembered across processes. Every track asked once, but for the
+    # one answered 429 and those already in flight beside it (4 at a time), whose answers the
+    # interrupted run did not keep.
     assert stats["tracks_bulk"] == 1
-    assert stats["track"] == pending + 1
+    assert pending + 1 <= stats["track"] <= pending + 4
     assert listory_home.query("select count(*) from core.provisional_credits") == [(0,)]

@@ -16,7 +16,7 @@ LEFT JOIN (
 WHERE t.catalog_status = 'pending'
   AND (heard.listened OR passed.skipped)
 ORDER BY heard.listened IS NULL, t.first_seen_at, t.track_id
-LIMIT $limit
+LIMIT $limit  -- NULL: all
 
 -- name: count_pending_tracks
 SELECT count(*)

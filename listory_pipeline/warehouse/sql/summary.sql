@@ -33,3 +33,11 @@ FROM reports.top_artists
 WHERE user_id = $user_id AND time_preset = $preset
 ORDER BY rank
 LIMIT $limit
+
+-- name: history_per_user
+-- Per user: gaps the crawl saw (open, filled by an imported export), imported listens, imports.
+SELECT u.user_id,
+       (SELECT count(*) FROM meta.listen_gaps g WHERE g.user_id = u.user_id AND g.filled_by_import IS NULL),
+       (SELECT count(*) FROM meta.listen_gaps g WHERE g.user_id = u.user_id AND g.filled_by_import IS NOT NULL),
+       (SELECT count(*) FROM meta.history_imports h WHERE h.user_id = u.user_id AND h.outcome = 'loaded')
+FROM core.users AS u

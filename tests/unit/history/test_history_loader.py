@@ -201,6 +201,25 @@ def test_an_import_fills_the_gaps_it_covers(home):
     assert _rows(home, "select filled_by_import is not null from meta.listen_gaps") == [(True,)]
 
 
+def test_users_list_shows_gaps_open_then_filled(home, monkeypatch, capsys):
+    from listory_pipeline import runtime
+    from listory_pipeline.cli import main
+    from listory_pipeline.settings import load_settings
+
+    for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "LISTORY_SECRET_KEY", "LISTORY_SIMULATOR_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LISTORY_HOME", str(home))  # the warehouse and landing of these tests live there
+    runtime.user_registry(load_settings()).register(USER.user_id, "refresh-token", display_name="Alice", timezone_name="UTC")
+    _crawl(home, [play(track_id(1), T0)])
+    _crawl(home, [play(track_id(2), T0 + timedelta(days=2, minutes=4 * i)) for i in range(50)])
+    assert main(["users", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "1 open, 0 filled" in out and "import-history" in out
+    _import(home, [entry(3, T0 - timedelta(days=1)), entry(5, T0 + timedelta(days=3))])
+    assert main(["users", "list"]) == 0
+    assert "0 open, 1 filled" in capsys.readouterr().out
+
+
 def test_a_damaged_landed_import_is_recorded_and_does_not_block_later_loads(home):
     landed, _ = _import(home, [entry(1, T0)])
     # a second import, then damage its Parquet file before it is loaded
