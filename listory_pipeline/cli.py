@@ -76,7 +76,7 @@ def _print_summary(settings) -> None:
     print(format_table(["played at (UTC)", "user", "track", "artists"], [(f"{p:%Y-%m-%d %H:%M:%S}", u, t, a) for p, u, t, a in summary.newest]))
 
 
-def _demo_reports(settings, user_id: str, preset: str = "last_7_days") -> bool:
+def build_and_show_reports(settings, user_id: str, preset: str = "last_7_days") -> bool:
     """Build reports.* as the hourly schedule would, and show one of them; True when built."""
     from listory_pipeline.reports.build import build_reports
     from listory_pipeline.warehouse.summary import top_artists
@@ -130,7 +130,7 @@ def cmd_demo(args) -> int:
     )
     _print_summary(settings)
     if args.reports:
-        _demo_reports(settings, accounts[0]["user_id"])
+        build_and_show_reports(settings, accounts[0]["user_id"])
     print("\nQuery it:  uv run listory sql \"select * from core.listens limit 10\"")
     print(f"Their past: uv run listory simulator-export --user {accounts[0]['user_id']} --out my_spotify_data.zip"
           f" && uv run listory import-history --user {accounts[0]['user_id']} my_spotify_data.zip")

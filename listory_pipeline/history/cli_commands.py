@@ -98,9 +98,9 @@ def cmd_import_history(args) -> int:
         resolution = _resolve(settings, registry, user, args.max_requests)
     reports_built = False
     if args.reports and not failed and loaded.imports:
-        from listory_pipeline.cli import _demo_reports
+        from listory_pipeline.cli import build_and_show_reports
 
-        reports_built = _demo_reports(settings, user.user_id, preset="all_time")
+        reports_built = build_and_show_reports(settings, user.user_id, preset="all_time")
     _record_in_dagster(settings, user.user_id, landed, loaded, resolution, reports_built=reports_built)
     return 1 if failed else 0
 

@@ -185,7 +185,7 @@ def read_export(
             duplicate_files.append(f"{file.display_name} (same content as {seen[digest]})")
             continue
         seen[digest] = file.display_name
-        one = parse_file(_Preloaded(file, data), now=now)
+        one = parse_file(file, now=now, data=data)
         del data
         summaries.append(FileSummary(file.display_name, one.format, len(one.columns), digest))
         # Columns as Python objects weigh ten times their table: convert each file at once.
@@ -209,24 +209,23 @@ def read_export(
     del frames
     frame = classify(frame, rules)
     counts = _count(frame)
+    covered = frame.select(pl.col("played_at_ms").min().alias("lo"), pl.col("played_at_ms").max().alias("hi")).row(0)
     kept = frame.filter(pl.col("outcome").is_in(KEPT_OUTCOMES))
+    del frame
     rows_before = kept.height
-    kept = kept.unique(maintain_order=True)
+    kept = _without_exact_duplicates(kept)
     counts["duplicate_rows"] = rows_before - kept.height
     rows_before = kept.height
     # The same track at the same moment twice is one play: keep the longest (a listen over a blip).
-    kept = kept.sort("ms_played", descending=True, maintain_order=True).unique(
-        subset=["played_at_ms", "track_id", "track_name", "artist_name"], keep="first", maintain_order=True
-    )
+    kept = _one_row_per_moment(kept)
     counts["same_moment_rows_merged"] = rows_before - kept.height
-    kept = kept.sort("played_at_ms", "track_id", "track_name", nulls_last=True)
+    kept = kept.sort("played_at_ms")  # by time: readers of the Parquet file skip by row-group statistics
     counts["listens"] = kept.filter(pl.col("outcome") == "listen").height
     counts["skips"] = kept.filter(pl.col("outcome") == "skip").height
     entries = kept.with_columns(
         played_at=pl.from_epoch("played_at_ms", time_unit="ms").dt.replace_time_zone("UTC"),
         offline_at=pl.from_epoch("offline_at_ms", time_unit="ms").dt.replace_time_zone("UTC"),
     ).select(LANDED_COLUMNS)
-    covered = frame.select(pl.col("played_at_ms").min().alias("lo"), pl.col("played_at_ms").max().alias("hi")).row(0)
     return ExportSet(
         user_id=user_id,
         import_id=import_identity(user_id, list(seen), rules),
@@ -239,6 +238,31 @@ def read_export(
         duplicate_files=duplicate_files,
         warnings=warnings,
     )
+
+
+def _without_exact_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows that are not an exact copy of another; only rows sharing a row hash are compared
+    whole (a full-row `unique` of a ten-year export costs hundreds of MB)."""
+    shared = frame.hash_rows(seed=7).is_duplicated()
+    if not shared.any():
+        return frame
+    return pl.concat([frame.filter(~shared), frame.filter(shared).unique(maintain_order=True)], how="vertical")
+
+
+MOMENT_KEY = ["played_at_ms", "track_id", "track_name", "artist_name"]
+
+
+def _one_row_per_moment(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per track and moment, the longest play; only rows sharing a key hash are sorted."""
+    shared = frame.select(MOMENT_KEY).hash_rows(seed=11).is_duplicated()
+    if not shared.any():
+        return frame
+    merged = (
+        frame.filter(shared)
+        .sort("ms_played", descending=True, maintain_order=True)
+        .unique(subset=MOMENT_KEY, keep="first", maintain_order=True)
+    )
+    return pl.concat([frame.filter(~shared), merged], how="vertical")
 
 
 def _count(frame: pl.DataFrame) -> dict[str, int]:
@@ -255,18 +279,3 @@ def _count(frame: pl.DataFrame) -> dict[str, int]:
 
 def _from_ms(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, timezone.utc)
-
-
-class _Preloaded:
-    """An export file whose bytes were already read (to hash them): parse them without reading twice."""
-
-    def __init__(self, file: ExportFile, data: bytes) -> None:
-        self._file = file
-        self._data = data
-        self.display_name = file.display_name
-        self.base_name = file.base_name
-        self.kind = file.kind
-        self.size = len(data)
-
-    def read_bytes(self) -> bytes:
-        return self._data

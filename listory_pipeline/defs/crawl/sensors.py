@@ -5,7 +5,6 @@ from datetime import datetime
 
 from dagster import (
     AssetKey,
-    AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
@@ -19,6 +18,7 @@ from dagster import (
 
 from listory_pipeline import runtime, scheduling
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
+from listory_pipeline.defs.events import EVENT_PAGE, materializations_after
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource
 
@@ -30,7 +30,6 @@ IN_FLIGHT = [
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
 ]
-EVENT_PAGE = 1000
 
 
 @sensor(
@@ -62,25 +61,17 @@ def new_users_sensor(context: SensorEvaluationContext, registry: RegistryResourc
 
 def learn_from_event_log(instance: DagsterInstance, cursor: scheduling.SchedulerCursor) -> None:
     """Fold new crawl outcomes into the cursor: successes (with the newest play) and failed runs."""
-    while True:
-        result = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=LANDING_KEY, after_storage_id=cursor.materialization_storage_id),
-            limit=EVENT_PAGE,
-            ascending=True,
-        )
-        for record in result.records:
-            cursor.materialization_storage_id = record.storage_id
-            user_id = record.partition_key
-            if user_id is None:
-                continue
-            metadata = record.asset_materialization.metadata if record.asset_materialization else {}
-            newest = metadata.get("newest_played_at")
-            newest_epoch = None
-            if newest is not None and newest.value:
-                newest_epoch = datetime.fromisoformat(str(newest.value).replace("Z", "+00:00")).timestamp()
-            scheduling.record_success(cursor, user_id, at=record.timestamp, newest_play=newest_epoch)
-        if not result.has_more:
-            break
+    for record in materializations_after(instance, LANDING_KEY, cursor.materialization_storage_id):
+        cursor.materialization_storage_id = record.storage_id
+        user_id = record.partition_key
+        if user_id is None:
+            continue
+        metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+        newest = metadata.get("newest_played_at")
+        newest_epoch = None
+        if newest is not None and newest.value:
+            newest_epoch = datetime.fromisoformat(str(newest.value).replace("Z", "+00:00")).timestamp()
+        scheduling.record_success(cursor, user_id, at=record.timestamp, newest_play=newest_epoch)
     while True:
         # A plain event-type filter works on every storage (filtered selectors do not).
         result = instance.fetch_run_status_changes(

@@ -6,7 +6,6 @@ import json
 import time
 
 from dagster import (
-    AssetRecordsFilter,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
@@ -17,14 +16,12 @@ from dagster import (
 
 from listory_pipeline import runtime
 from listory_pipeline.defs.crawl.sensors import IN_FLIGHT, PARTITION_TAG
+from listory_pipeline.defs.events import materializations_after
 from listory_pipeline.defs.history.assets import IMPORTED_CATALOG_KEY
 from listory_pipeline.defs.history.jobs import import_history_job, resolve_imported_tracks_job
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource
 from listory_pipeline.history import scheduling
-
-EVENT_PAGE = 1000
-
 
 @sensor(
     job=import_history_job,
@@ -63,20 +60,15 @@ def _learn_resolution_states(context: SensorEvaluationContext) -> tuple[int | No
     data = json.loads(context.cursor) if context.cursor else {}
     after = data.get("m")
     states = {user: scheduling.ResolutionState(*values) for user, values in data.get("u", {}).items()}
-    while True:
-        result = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=IMPORTED_CATALOG_KEY, after_storage_id=after), limit=EVENT_PAGE, ascending=True
+    for record in materializations_after(context.instance, IMPORTED_CATALOG_KEY, after):
+        after = record.storage_id
+        if record.partition_key is None or record.asset_materialization is None:
+            continue
+        pending = record.asset_materialization.metadata.get("pending_tracks")
+        states[record.partition_key] = scheduling.ResolutionState(
+            int(pending.value) if pending is not None else 0, record.storage_id, record.timestamp
         )
-        for record in result.records:
-            after = record.storage_id
-            if record.partition_key is None or record.asset_materialization is None:
-                continue
-            pending = record.asset_materialization.metadata.get("pending_tracks")
-            states[record.partition_key] = scheduling.ResolutionState(
-                int(pending.value) if pending is not None else 0, record.storage_id, record.timestamp
-            )
-        if not result.has_more:
-            return after, states
+    return after, states
 
 
 @sensor(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dagster import (
     AssetKey,
-    AssetRecordsFilter,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -14,31 +13,26 @@ from dagster import (
     sensor,
 )
 
+from listory_pipeline.defs.events import materializations_after
 from listory_pipeline.defs.reports.schedules import build_reports_job
 
 # The crawl location's resolution asset (defs/history/assets.py): named here, not imported, so
 # this location loads nothing of the crawl's.
 IMPORTED_CATALOG_KEY = AssetKey(["core", "imported_track_catalog"])
 WAITING = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
-EVENT_PAGE = 1000
 
 
 def imports_needing_reports(context: SensorEvaluationContext) -> tuple[int | None, list[int]]:
     """(newest event id read, ids of materializations that ask for a rebuild) since the cursor."""
     after = int(context.cursor) if context.cursor else None
     wanted = []
-    while True:
-        result = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=IMPORTED_CATALOG_KEY, after_storage_id=after), limit=EVENT_PAGE, ascending=True
-        )
-        for record in result.records:
-            after = record.storage_id
-            metadata = record.asset_materialization.metadata if record.asset_materialization else {}
-            flag = metadata.get("rebuild_reports")
-            if flag is not None and flag.value:
-                wanted.append(record.storage_id)
-        if not result.has_more:
-            return after, wanted
+    for record in materializations_after(context.instance, IMPORTED_CATALOG_KEY, after):
+        after = record.storage_id
+        metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+        flag = metadata.get("rebuild_reports")
+        if flag is not None and flag.value:
+            wanted.append(record.storage_id)
+    return after, wanted
 
 
 @sensor(

@@ -123,3 +123,10 @@ def test_the_userdata_username_is_compared(tmp_path):
 def test_track_ids_come_from_the_uri(tmp_path):
     export = _read(tmp_path, "Streaming_History_Audio_2024_0.json", [entry(42, T0)])
     assert export.entries["track_id"].to_list() == [track_id(42)]
+
+
+def test_a_timestamp_without_zone_is_utc_as_spotify_writes_it(tmp_path):
+    zoned = _read(tmp_path / "zoned", "Streaming_History_Audio_2024_0.json", [entry(1, T0)])
+    naive = {**entry(1, T0), "ts": T0.strftime("%Y-%m-%dT%H:%M:%S")}
+    plain = _read(tmp_path / "naive", "Streaming_History_Audio_2024_0.json", [naive])
+    assert plain.entries["played_at"].to_list() == zoned.entries["played_at"].to_list() == [T0]
