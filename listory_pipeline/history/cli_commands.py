@@ -49,6 +49,7 @@ def cmd_import_history(args) -> int:
     from listory_pipeline.history import steps
     from listory_pipeline.history.classify import ImportRules
     from listory_pipeline.history.errors import HistoryInputError
+    from listory_pipeline.landing.store import LandingError
     from listory_pipeline.progress import ProgressBar
     from listory_pipeline.users.registry import UnknownUserError
 
@@ -78,15 +79,24 @@ def cmd_import_history(args) -> int:
         bar.close()
         print(f"import refused, nothing was stored: {exc}", file=sys.stderr)
         return 2
+    except LandingError as exc:  # an earlier landing of these files is damaged
+        bar.close()
+        print(f"{exc}; remove that folder to land the files again", file=sys.stderr)
+        return 1
     bar.close()
     _print_export(landed)
 
     from listory_pipeline.warehouse.connection import WarehouseLockedError
+    from listory_pipeline.warehouse.loader import UserRow
 
     print("Loading into the warehouse (one transaction) ...", flush=True)
     try:
         loaded = steps.load_history(
-            settings.warehouse_path, landing, user.user_id, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+            settings.warehouse_path,
+            landing,
+            user.user_id,
+            lock_wait_seconds=settings.warehouse_lock_wait_seconds,
+            user=UserRow(user.user_id, user.display_name, user.timezone, user.status),
         )
     except WarehouseLockedError as exc:
         print(f"{exc}; the import is landed and the next crawl or `listory import-history` loads it", file=sys.stderr)

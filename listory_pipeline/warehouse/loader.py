@@ -25,6 +25,8 @@ RECENTLY_PLAYED_LIMIT = 50
 # How far behind the newest loaded pull the next load starts looking: far longer than any crawl
 # can take between stamping a pull and landing it (timeouts, bounded retries, inline 429 waits).
 WATERMARK_SLACK = timedelta(hours=1)
+# Beyond any tolerance of the same play from the export (history/sql/history_load.sql).
+SAME_PLAY_WINDOW = timedelta(seconds=90)
 
 
 @dataclass(frozen=True)
@@ -160,11 +162,7 @@ def load_user_pulls(
         result.newest_played_at = max([*newest, *([previous_newest] if previous_newest else [])], default=None)
 
         params = {"now": now}
-        warehouse.write(
-            "core.users",
-            _SQL["upsert_users"],
-            {**params, "rows": json.dumps([row.__dict__ for row in _with_user(mirror_users, user)])},
-        )
+        mirror_users_rows(warehouse, _with_user(mirror_users, user), now=now)
         if parsed:
             for table, statement, attribute, key in (
                 ("core.albums", "upsert_albums", "albums", ("album_id",)),
@@ -178,8 +176,10 @@ def load_user_pulls(
                     warehouse.write(table, _SQL[statement], {**params, "rows": _json_rows(rows)})
             listens = _merge(parsed, "listens", ("track_id", "played_at"))
             if listens:
+                played = [listen["played_at_dt"] for listen in listens]
+                window = {"window_from": min(played) - SAME_PLAY_WINDOW, "window_to": max(played) + SAME_PLAY_WINDOW}
                 inserted = warehouse.write(
-                    "core.listens", _SQL["insert_listens"], {**params, "rows": _json_rows(listens)}
+                    "core.listens", _SQL["insert_listens"], {**params, **window, "rows": _json_rows(listens)}
                 ).fetchone()
                 result.new_listens = int(inserted[0]) if inserted else 0
         if gaps:
@@ -206,6 +206,15 @@ def gap_counts(warehouse: Warehouse, user_id: str) -> tuple[int, int]:
     """(gaps still open, gaps an imported export filled) recorded for the user."""
     open_gaps, filled = warehouse.read(_SQL["select_gap_counts"], {"user_id": user_id})[0]
     return int(open_gaps), int(filled)
+
+
+def mirror_users_rows(warehouse: Warehouse, users: list[UserRow], *, now: datetime | None = None) -> None:
+    """`core.users` rows for these registry users (never a token), in one statement."""
+    warehouse.write(
+        "core.users",
+        _SQL["upsert_users"],
+        {"now": now or datetime.now(timezone.utc), "rows": json.dumps([row.__dict__ for row in users])},
+    )
 
 
 def _with_user(rows: list[UserRow] | None, user: UserRow) -> list[UserRow]:

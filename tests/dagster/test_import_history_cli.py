@@ -51,6 +51,10 @@ def test_import_shows_the_past_in_reports_by_name_then_resolved(home, tmp_path, 
     # The reports start at the first imported play, before resolution asked Spotify anything.
     first_bucket = _query(home, f"select min(period_start) from reports.listens_report where user_id = '{USER}' and timeframe = 'day'")
     assert first_bucket[0][0] <= (START + timedelta(days=1)).date()
+    # never crawled, yet the reports use the user's own time zone: the import mirrored them
+    assert _query(home, f"select timezone from core.users where user_id = '{USER}'") == [
+        (simulator_server.simulator.user(USER).timezone,)
+    ]
     by_name = _top_artist_names(home)
     catalog = simulator_server.simulator.catalog
     real_names = {artist.name for artist in catalog.artists}

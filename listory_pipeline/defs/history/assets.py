@@ -48,6 +48,7 @@ def landing_extended_history(
     from listory_pipeline.history import steps
     from listory_pipeline.history.classify import ImportRules
     from listory_pipeline.history.errors import HistoryInputError
+    from listory_pipeline.landing.store import LandingError
 
     user_id = context.partition_key
     try:
@@ -62,6 +63,8 @@ def landing_extended_history(
         )
     except (HistoryInputError, ValueError) as exc:
         raise Failure(description=f"import refused, nothing was stored: {exc}") from exc
+    except LandingError as exc:
+        raise Failure(description=f"{exc}; remove that folder to land the files again") from exc
     export = landed.export
     for warning in export.warnings:
         context.log.warning(warning)

@@ -116,7 +116,10 @@ FROM (
 WHERE NOT EXISTS (
     SELECT 1
     FROM core.listens AS imported
-    WHERE imported.user_id = pulled.user_id
+    -- the pull's own time span (+ the widest tolerance), as constants: DuckDB skips every row
+    -- group outside it by its min/max statistics instead of scanning the user's whole history
+    WHERE imported.played_at BETWEEN $window_from AND $window_to
+      AND imported.user_id = pulled.user_id
       AND imported.track_id = pulled.track_id
       AND imported.source = 'extended_history'
       AND imported.played_at BETWEEN pulled.played_at - INTERVAL 62 SECOND AND pulled.played_at + INTERVAL 30 SECOND
