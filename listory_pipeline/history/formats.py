@@ -164,9 +164,10 @@ def parse_file(file: ExportFile, *, now: datetime, data: bytes | None = None) ->
         )
     latest_ms = int((now + FUTURE_TOLERANCE).timestamp() * 1000)
     if kind == KIND_EXTENDED:
-        columns = _extended_columns_fast(document, latest_ms)
-        if columns is not None:
-            return ParsedFile(file, KIND_EXTENDED, columns, _first_usernames(document))
+        fast = _extended_columns_fast(document, latest_ms)
+        if fast is not None:
+            columns, usernames = fast
+            return ParsedFile(file, KIND_EXTENDED, columns, usernames)
         return _parse_extended(file, document, latest_ms)
     if kind == KIND_SHORT_MUSIC:
         return _parse_short_music(file, document, latest_ms)
@@ -268,16 +269,13 @@ def _content_of(track_uri: str | None, entry: dict, track_name: str | None) -> t
     return CONTENT_UNKNOWN, None
 
 _NONE = type(None)
+# The text fields that are stored or decide something; episode and audiobook fields only tell
+# "not music" by being there, whatever their type, and are never stored.
 _STR_FIELDS = (
     "master_metadata_track_name",
     "master_metadata_album_artist_name",
     "master_metadata_album_album_name",
     "spotify_track_uri",
-    "spotify_episode_uri",
-    "episode_name",
-    "episode_show_name",
-    "audiobook_uri",
-    "audiobook_title",
     "reason_start",
     "reason_end",
     "username",
@@ -289,7 +287,7 @@ def _types(values: list) -> set[type]:
     return set(map(type, values))
 
 
-def _extended_columns_fast(document: list, latest_ms: int) -> EntryColumns | None:
+def _extended_columns_fast(document: list, latest_ms: int) -> tuple[EntryColumns, dict[str, int]] | None:
     """The file's columns, checked a column at a time; None when any entry needs a closer look.
 
     A ten-year export is a quarter of a million entries: checking each field of each entry in
@@ -300,7 +298,7 @@ def _extended_columns_fast(document: list, latest_ms: int) -> EntryColumns | Non
         return None
     columns = EntryColumns(precision=PRECISION_SECOND)
     if not document:
-        return columns
+        return columns, {}
     values = {key: [entry.get(key) for entry in document] for key in ("ts", "ms_played", "offline_timestamp", *_STR_FIELDS, *_BOOL_FIELDS)}
     if _types(values["ts"]) != {str} or _types(values["ms_played"]) - {int, float}:
         return None
@@ -357,12 +355,8 @@ def _extended_columns_fast(document: list, latest_ms: int) -> EntryColumns | Non
         for value in offline
     ]
     columns.incognito = [bool(value) for value in values["incognito_mode"]]
-    return columns
-
-
-def _first_usernames(document: list) -> dict[str, int]:
-    names = [entry.get("username") for entry in document]
-    return {name: names.index(name) for name in set(names) if name}
+    names = values["username"]
+    return columns, {name: names.index(name) for name in set(names) if name}
 
 
 def _each_entry(file: ExportFile, document: list, columns: EntryColumns, read_entry) -> None:
@@ -386,8 +380,6 @@ def _parse_extended(file: ExportFile, document: list, latest_ms: int) -> ParsedF
         ms_played = _ms_value(entry, "ms_played")
         track_name = _optional_str(entry, "master_metadata_track_name")
         content, track_id = _content_of(_optional_str(entry, "spotify_track_uri"), entry, track_name)
-        for key in ("spotify_episode_uri", "episode_name", "episode_show_name", "audiobook_uri", "audiobook_title"):
-            _optional_str(entry, key)
         username = _optional_str(entry, "username")
         if username and username not in usernames:
             usernames[username] = index
