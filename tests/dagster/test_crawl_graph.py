@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import duckdb
-from dagster import AssetKey
 
 from listory_pipeline import runtime
 from listory_pipeline.definitions import defs
+from tests.support.dagster_events import materialization_metadata
 
 
 def _crawl(env, user_id, raise_on_error=True):
     job = defs.resolve_job_def("crawl_user_job")
     return job.execute_in_process(instance=env.instance, partition_key=user_id, raise_on_error=raise_on_error)
-
-
-def _materialization(result, key):
-    for event in result.all_events:
-        if event.is_step_materialization:
-            mat = event.event_specific_data.materialization
-            if mat.asset_key == AssetKey(key):
-                return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"no materialization of {key}")
 
 
 def test_definitions_load_with_the_crawl_job_and_sensors():
@@ -35,9 +26,9 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
     user_id = crawl_env.user_ids[0]
     result = _crawl(crawl_env, user_id)
     assert result.success
-    landing = _materialization(result, ["landing", "recently_played"])
-    listens = _materialization(result, ["core", "listens"])
-    genres = _materialization(result, ["core", "artist_genres"])
+    landing = materialization_metadata(result, ["landing", "recently_played"])
+    listens = materialization_metadata(result, ["core", "listens"])
+    genres = materialization_metadata(result, ["core", "artist_genres"])
     assert landing["plays_in_pull"] == 50
     assert landing["spotify_requests"] == {"total": 2, "token": 1, "recently_played": 1}
     assert listens["new_listens"] == 50
@@ -52,9 +43,9 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
 
     # The same crawl again: the token is cached, nothing new, no catalog work.
     again = _crawl(crawl_env, user_id)
-    assert _materialization(again, ["landing", "recently_played"])["spotify_requests"] == {"total": 1, "recently_played": 1}
-    assert _materialization(again, ["core", "listens"])["new_listens"] == 0
-    assert _materialization(again, ["core", "artist_genres"])["spotify_requests"] == {}
+    assert materialization_metadata(again, ["landing", "recently_played"])["spotify_requests"] == {"total": 1, "recently_played": 1}
+    assert materialization_metadata(again, ["core", "listens"])["new_listens"] == 0
+    assert materialization_metadata(again, ["core", "artist_genres"])["spotify_requests"] == {}
 
 
 def test_a_revoked_user_fails_clearly_and_is_marked_revoked(crawl_env):

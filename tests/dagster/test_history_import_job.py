@@ -14,6 +14,7 @@ from listory_pipeline.defs.reports.sensors import history_reports_sensor
 from listory_pipeline.defs.resources import RegistryResource
 from listory_pipeline.spotify.simulator.export import export_entries, write_extended_export
 from tests.conftest import SIMULATOR_NOW
+from tests.support.dagster_events import materialization_metadata
 
 IMPORTED = AssetKey(["core", "imported_track_catalog"])
 
@@ -33,15 +34,6 @@ def _import_run(env, user_id, paths, raise_on_error=True):
     )
 
 
-def _metadata(result, key):
-    for event in result.all_events:
-        if event.is_step_materialization:
-            mat = event.event_specific_data.materialization
-            if mat.asset_key == AssetKey(key):
-                return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"no materialization of {key}")
-
-
 def test_the_import_job_lands_loads_and_resolves(crawl_env, tmp_path, monkeypatch):
     user_id = crawl_env.user_ids[0]
     path = _export(crawl_env, tmp_path, user_id)
@@ -50,9 +42,9 @@ def test_the_import_job_lands_loads_and_resolves(crawl_env, tmp_path, monkeypatc
     result = _import_run(crawl_env, user_id, [path])
 
     assert result.success
-    landed = _metadata(result, ["landing", "extended_history"])
-    listens = _metadata(result, ["core", "listens"])
-    resolved = _metadata(result, ["core", "imported_track_catalog"])
+    landed = materialization_metadata(result, ["landing", "extended_history"])
+    listens = materialization_metadata(result, ["core", "listens"])
+    resolved = materialization_metadata(result, ["core", "imported_track_catalog"])
     assert landed["listens"] > 200 and landed["new"] is True
     assert listens["history_imports_loaded"] == 1 and listens["history_listens_new"] == landed["listens"]
     assert resolved["track_requests"] == 3 and resolved["pending_tracks"] > 0 and resolved["rebuild_reports"] is True
@@ -72,7 +64,7 @@ def test_the_import_job_lands_loads_and_resolves(crawl_env, tmp_path, monkeypatc
     resume = defs.resolve_job_def("resolve_imported_tracks_job").execute_in_process(
         instance=crawl_env.instance, partition_key=user_id
     )
-    assert _metadata(resume, ["core", "imported_track_catalog"])["pending_tracks"] == 0
+    assert materialization_metadata(resume, ["core", "imported_track_catalog"])["pending_tracks"] == 0
     with build_sensor_context(instance=crawl_env.instance, resources={"registry": RegistryResource()}, cursor=tick.cursor) as context:
         assert track_resolution_sensor(context).run_requests == []
 
@@ -109,7 +101,7 @@ def test_the_drop_folder_is_imported_once_it_stops_changing(crawl_env, tmp_path)
     result = defs.resolve_job_def("import_history_job").execute_in_process(
         instance=crawl_env.instance, partition_key=user_id, run_config=request.run_config
     )
-    assert result.success and _metadata(result, ["landing", "extended_history"])["listens"] > 0
+    assert result.success and materialization_metadata(result, ["landing", "extended_history"])["listens"] > 0
     # The same contents on the next tick: the same run key, so Dagster launches nothing new.
     with build_sensor_context(instance=crawl_env.instance, resources=resources, cursor=second.cursor) as context:
         third = history_drop_sensor(context)
