@@ -14,11 +14,12 @@ from dagster import (
 )
 
 from listory_pipeline.defs.events import materializations_after
-from listory_pipeline.defs.reports.schedules import build_reports_job
 
 # The crawl location's resolution asset (defs/history/assets.py): named here, not imported, so
 # this location loads nothing of the crawl's.
 IMPORTED_CATALOG_KEY = AssetKey(["core", "imported_track_catalog"])
+# The job by name (defs/reports/schedules.py): importing it would need the dbt manifest.
+BUILD_REPORTS_JOB = "build_reports_job"
 WAITING = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
 
 
@@ -36,7 +37,7 @@ def imports_needing_reports(context: SensorEvaluationContext) -> tuple[int | Non
 
 
 @sensor(
-    job=build_reports_job,
+    job_name=BUILD_REPORTS_JOB,
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
@@ -50,6 +51,6 @@ def history_reports_sensor(context: SensorEvaluationContext) -> SensorResult:
     if not wanted:
         return SensorResult(cursor=cursor, skip_reason="no history import since the last rebuild")
     # A build still waiting to start will read the new rows anyway: one is enough.
-    if context.instance.get_runs(RunsFilter(job_name=build_reports_job.name, statuses=WAITING), limit=1):
+    if context.instance.get_runs(RunsFilter(job_name=BUILD_REPORTS_JOB, statuses=WAITING), limit=1):
         return SensorResult(cursor=cursor, skip_reason="a report build is already queued")
     return SensorResult(run_requests=[RunRequest(run_key=f"history-reports:{wanted[-1]}")], cursor=cursor)
