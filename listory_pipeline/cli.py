@@ -256,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     from listory_pipeline.history.cli_commands import add_history_commands
 
     add_history_commands(sub)
+    from listory_pipeline.export.cli_commands import add_export_commands
+
+    add_export_commands(sub)
 
     simulator = sub.add_parser("simulator", help="run the Spotify simulator as a server")
     simulator.add_argument("--host", default="127.0.0.1")

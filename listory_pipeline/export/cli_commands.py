@@ -1,0 +1,73 @@
+"""`listory export`: a user's listens in open formats, or in Spotify's export shape.
+
+    listory export --user U [--from D --to D] --format parquet|csv|json|spotify-extended [--out PATH]
+
+Dates are the user's local dates, as in the reports, both included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+EXPORT_FORMATS = ("parquet", "csv", "json", "spotify-extended")
+_DEFAULT_NAMES = {"parquet": "listens.parquet", "csv": "listens.csv", "json": "listens.json", "spotify-extended": "my_spotify_data.zip"}
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
+
+
+def add_export_commands(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="a user's listens as Parquet, CSV, JSON or Spotify's export format")
+    parser.add_argument("--user", required=True, help="Spotify user id")
+    parser.add_argument("--from", dest="first", type=_date, help="first local date, YYYY-MM-DD (default: the first play)")
+    parser.add_argument("--to", dest="last", type=_date, help="last local date, YYYY-MM-DD, included (default: the newest)")
+    parser.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS, required=True)
+    parser.add_argument("--out", type=Path, help="file to write (default listens.<format>, or my_spotify_data.zip)")
+    parser.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from listory_pipeline.progress import ProgressBar
+    from listory_pipeline.settings import load_settings
+    from listory_pipeline.warehouse.connection import WarehouseLockedError
+
+    settings = load_settings()
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
+        return 2
+    target = args.out or Path(_DEFAULT_NAMES[args.fmt])
+    if not target.parent.is_dir():
+        print(f"cannot write {target}: the folder {target.parent} does not exist", file=sys.stderr)
+        return 2
+    bar = ProgressBar(f"exporting {args.user}", unit="listens" if args.fmt != "spotify-extended" else "plays")
+    try:
+        if args.fmt == "spotify-extended":
+            from listory_pipeline.export.spotify_format import export_spotify_extended
+
+            result = export_spotify_extended(
+                settings.warehouse_path, args.user, target, first=args.first, last=args.last, progress=bar.update
+            )
+            summary = f"{result.extended_entries:,} entries" + (
+                f" and {result.account_entries:,} plays known only by name (Account data format)" if result.account_entries else ""
+            )
+        else:
+            from listory_pipeline.export.tabular import export_listens
+
+            result = export_listens(
+                settings.warehouse_path, args.user, target, fmt=args.fmt, first=args.first, last=args.last, progress=bar.update
+            )
+            summary = f"{result.listens:,} listens"
+    except (ValueError, WarehouseLockedError) as exc:
+        bar.close()
+        print(f"export failed: {exc}", file=sys.stderr)
+        return 2
+    bar.close()
+    print(f"wrote {summary} of {args.user} to {result.path} in {result.seconds:.1f} s")
+    return 0
