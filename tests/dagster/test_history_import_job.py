@@ -109,6 +109,13 @@ def test_the_drop_folder_is_imported_once_it_stops_changing(crawl_env, tmp_path)
 
 
 def test_the_reports_sensor_rebuilds_once_for_several_imports(crawl_env):
+    listens = AssetKey(["core", "listens"])
+    crawl_env.instance.report_runless_asset_event(
+        AssetMaterialization(listens, partition=crawl_env.user_ids[0], metadata={"history_listens_new": 0})
+    )
+    with build_sensor_context(instance=crawl_env.instance) as context:
+        crawl_only = history_reports_sensor(context)
+    assert crawl_only.run_requests == []  # a crawl's load is the hourly schedule's business
     for pending in (10, 0):
         crawl_env.instance.report_runless_asset_event(
             AssetMaterialization(IMPORTED, partition=crawl_env.user_ids[0], metadata={"pending_tracks": pending, "rebuild_reports": True})
@@ -116,7 +123,7 @@ def test_the_reports_sensor_rebuilds_once_for_several_imports(crawl_env):
     crawl_env.instance.report_runless_asset_event(
         AssetMaterialization(IMPORTED, partition=crawl_env.user_ids[1], metadata={"pending_tracks": 0, "rebuild_reports": False})
     )
-    with build_sensor_context(instance=crawl_env.instance) as context:
+    with build_sensor_context(instance=crawl_env.instance, cursor=crawl_only.cursor) as context:
         result = history_reports_sensor(context)
     assert len(result.run_requests) == 1
     with build_sensor_context(instance=crawl_env.instance, cursor=result.cursor) as context:

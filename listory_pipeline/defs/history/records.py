@@ -43,7 +43,12 @@ def record_cli_import(settings, user_id: str, landed, loaded, resolution, *, rep
                 AssetMaterialization(
                     asset_key=LISTENS_KEY,
                     partition=user_id,
-                    metadata={**source, "history_imports_loaded": len(loaded.imports), "history_listens_new": loaded.listens_new},
+                    metadata={
+                        **source,
+                        "history_imports_loaded": len(loaded.imports),
+                        "history_listens_new": loaded.listens_new,
+                        "rebuild_reports": not reports_built,
+                    },
                 )
             )
         if resolution is not None or loaded.imports:
