@@ -45,6 +45,8 @@ FUTURE_TOLERANCE = timedelta(days=1)
 MAX_MS_PLAYED = 7 * 24 * 3600 * 1000
 # Epoch values at or above this are milliseconds (1e11 s would be the year 5138).
 MILLISECOND_EPOCH_THRESHOLD = 100_000_000_000
+# No timestamp of a play lies beyond the year 2200 (in milliseconds).
+LATEST_EPOCH_MS = 7_258_118_400_000
 
 _TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
 _SHORT_END_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$")
@@ -222,7 +224,7 @@ def _epoch_ms(value: Any) -> int | None:
     """`offline_timestamp`: milliseconds in older exports, seconds in newer; 0 or null when absent."""
     if value is None or value == 0:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= LATEST_EPOCH_MS:
         raise _EntryError("offline_timestamp", f"is {_describe(value)}, expected epoch seconds or milliseconds")
     return int(value) if value >= MILLISECOND_EPOCH_THRESHOLD else int(value * 1000)
 
@@ -321,7 +323,7 @@ def _extended_columns_fast(document: list, latest_ms: int) -> tuple[EntryColumns
     if not all(0 <= value <= MAX_MS_PLAYED for value in ms_played):  # also false for NaN
         return None
     offline = values["offline_timestamp"]
-    if any(value is not None and value < 0 for value in offline):
+    if any(value is not None and not 0 <= value <= LATEST_EPOCH_MS for value in offline):
         return None
     content, track_ids = [], []
     for entry, uri, name in zip(document, values["spotify_track_uri"], values["master_metadata_track_name"]):

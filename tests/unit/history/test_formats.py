@@ -89,6 +89,8 @@ def test_the_same_files_twice_are_one_import(tmp_path):
         (json.dumps([{**entry(1, T0), "spotify_track_uri": "spotify:track:short"}]).encode(), r"spotify_track_uri"),
         (json.dumps([{**entry(1, T0), "shuffle": "yes"}]).encode(), r"shuffle is \"yes\""),
         (json.dumps([{**entry(1, T0), "offline_timestamp": "x"}]).encode(), r"offline_timestamp"),
+        (json.dumps([{**entry(1, T0), "offline_timestamp": 1e30}]).encode(), r"entry 0: offline_timestamp is 1e\+30"),
+        (b'[{"ts": "2024-03-01T12:00:00Z", "ms_played": NaN}]', r"entry 0: ms_played is NaN"),
         (b"[" * 100_000 + b"]" * 100_000, r"nested too deeply|entry 0"),
     ],
 )
@@ -130,3 +132,25 @@ def test_a_timestamp_without_zone_is_utc_as_spotify_writes_it(tmp_path):
     naive = {**entry(1, T0), "ts": T0.strftime("%Y-%m-%dT%H:%M:%S")}
     plain = _read(tmp_path / "naive", "Streaming_History_Audio_2024_0.json", [naive])
     assert plain.entries["played_at"].to_list() == zoned.entries["played_at"].to_list() == [T0]
+
+
+def test_no_mutation_of_an_entry_escapes_as_anything_but_a_clear_refusal(tmp_path):
+    """Random values of random types in random fields: read, or refused naming file and entry."""
+    import random
+
+    rng = random.Random(9)
+    odd_values = [None, 0, -1, 3e9, 1e30, float("inf"), "", "x" * 300, "2024-13-45T99:99:99Z", [], {}, [1, [2]], True, 7.5]
+    base = [entry(1, T0), entry(2, T0 + timedelta(minutes=4)), entry(None, T0 + timedelta(minutes=9))]
+    for attempt in range(150):
+        entries = [dict(e) for e in base]
+        for _ in range(rng.randint(1, 3)):
+            victim = rng.choice(entries)
+            victim[rng.choice(list(victim))] = rng.choice(odd_values)
+        folder = tmp_path / f"case{attempt}"
+        folder.mkdir()
+        raw = json.dumps(entries, allow_nan=True).encode()
+        (folder / "Streaming_History_Audio_2024_0.json").write_bytes(raw)
+        try:
+            read_export([folder], user_id="alice", now=NOW)
+        except HistoryInputError as exc:
+            assert "Streaming_History_Audio_2024_0.json" in str(exc)
