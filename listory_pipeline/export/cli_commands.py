@@ -7,27 +7,20 @@ Dates are the user's local dates, as in the reports, both included.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from datetime import date
 from pathlib import Path
+
+from listory_pipeline.reports.cli_commands import date_argument
 
 EXPORT_FORMATS = ("parquet", "csv", "json", "spotify-extended")
 _DEFAULT_NAMES = {"parquet": "listens.parquet", "csv": "listens.csv", "json": "listens.json", "spotify-extended": "my_spotify_data.zip"}
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
-
-
 def add_export_commands(subparsers) -> None:
     parser = subparsers.add_parser("export", help="a user's listens as Parquet, CSV, JSON or Spotify's export format")
     parser.add_argument("--user", required=True, help="Spotify user id")
-    parser.add_argument("--from", dest="first", type=_date, help="first local date, YYYY-MM-DD (default: the first play)")
-    parser.add_argument("--to", dest="last", type=_date, help="last local date, YYYY-MM-DD, included (default: the newest)")
+    parser.add_argument("--from", dest="first", type=date_argument, help="first local date, YYYY-MM-DD (default: the first play)")
+    parser.add_argument("--to", dest="last", type=date_argument, help="last local date, YYYY-MM-DD, included (default: the newest)")
     parser.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS, required=True)
     parser.add_argument("--out", type=Path, help="file to write (default listens.<format>, or my_spotify_data.zip)")
     parser.set_defaults(func=cmd_export)

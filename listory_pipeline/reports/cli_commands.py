@@ -19,7 +19,8 @@ REPORT_KINDS = ("listens", "top-artists", "top-albums", "top-tracks", "top-genre
 TIMEFRAMES = ("day", "week", "month", "year")
 
 
-def _date(text: str) -> date:
+def date_argument(text: str) -> date:
+    """An argparse type for YYYY-MM-DD (also used by `listory export`)."""
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
@@ -30,7 +31,7 @@ def add_report_commands(subparsers) -> None:
     reports = subparsers.add_parser("reports", help="build the report tables (reports.*) with dbt")
     reports_sub = reports.add_subparsers(dest="reports_command", required=True)
     build = reports_sub.add_parser("build", help="rebuild every report table from core.* (dbt build, with tests)")
-    build.add_argument("--as-of", type=_date, help="build as of this date (default: each user's local today)")
+    build.add_argument("--as-of", type=date_argument, help="build as of this date (default: each user's local today)")
     build.add_argument(
         "--no-tests", dest="tests", action="store_false", help="dbt run: build the tables only, skip data and unit tests"
     )
@@ -41,8 +42,8 @@ def add_report_commands(subparsers) -> None:
     for kind in REPORT_KINDS:
         parser = report_sub.add_parser(kind, help=f"{kind.replace('-', ' ')} for local dates --from … --to …")
         parser.add_argument("--user", required=True, help="Spotify user id")
-        parser.add_argument("--from", dest="start", type=_date, required=True, help="first local date, YYYY-MM-DD")
-        parser.add_argument("--to", dest="end", type=_date, required=True, help="last local date, YYYY-MM-DD (included)")
+        parser.add_argument("--from", dest="start", type=date_argument, required=True, help="first local date, YYYY-MM-DD")
+        parser.add_argument("--to", dest="end", type=date_argument, required=True, help="last local date, YYYY-MM-DD (included)")
         parser.add_argument("--timeframe", choices=TIMEFRAMES, default="day", help="bucket size of `listens` (default day)")
         parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
         parser.add_argument("--limit", type=int, default=None, help="rows to print at most (top lists; default all)")
