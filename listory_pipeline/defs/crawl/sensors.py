@@ -88,9 +88,19 @@ def learn_from_event_log(instance: DagsterInstance, cursor: scheduling.Scheduler
             break
 
 
-def users_in_flight(instance: DagsterInstance) -> set[str]:
-    runs = instance.get_runs(RunsFilter(job_name=crawl_user_job.name, statuses=IN_FLIGHT))
+def users_in_flight(instance: DagsterInstance, job_names: tuple[str, ...] = (crawl_user_job.name,)) -> set[str]:
+    """Users with a run of these jobs queued or running: they get no second one."""
+    runs = [run for name in job_names for run in instance.get_runs(RunsFilter(job_name=name, statuses=IN_FLIGHT))]
     return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
+
+
+def app_pauses(settings, users, pauses) -> tuple[dict[str, float], dict[str, str]]:
+    """(paused app key -> end of its pause in epoch seconds, user id -> app key) from the pause
+    store's active pauses: what holds a user's Spotify requests."""
+    return (
+        {key: pause.until.timestamp() for key, pause in pauses.items()},
+        {user.user_id: runtime.app_key_for_user(settings, user) for user in users},
+    )
 
 
 @sensor(
@@ -117,6 +127,7 @@ def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryRe
     for line in scheduling.attention_lines(users):
         context.log.warning(line)
     pauses = runtime.pause_store(settings).active()
+    paused_apps, app_of_user = app_pauses(settings, users, pauses)
     due = scheduling.due_users(
         users,
         cursor,
@@ -124,8 +135,8 @@ def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryRe
         policy=policy,
         partitions=set(context.instance.get_dynamic_partitions(spotify_users.name)),
         in_flight=users_in_flight(context.instance),
-        paused_apps={key: pause.until.timestamp() for key, pause in pauses.items()},
-        app_of_user={user.user_id: runtime.app_key_for_user(settings, user) for user in users},
+        paused_apps=paused_apps,
+        app_of_user=app_of_user,
     )
     run_requests = []
     for user_id in due:

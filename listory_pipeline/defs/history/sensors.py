@@ -8,20 +8,20 @@ import time
 from dagster import (
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     sensor,
 )
 
 from listory_pipeline import runtime
-from listory_pipeline.defs.crawl.sensors import IN_FLIGHT, PARTITION_TAG
+from listory_pipeline.defs.crawl.sensors import app_pauses, users_in_flight
 from listory_pipeline.defs.events import materializations_after
 from listory_pipeline.defs.history.assets import IMPORTED_CATALOG_KEY
 from listory_pipeline.defs.history.jobs import import_history_job, resolve_imported_tracks_job
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource
 from listory_pipeline.history import scheduling
+
 
 @sensor(
     job=import_history_job,
@@ -84,16 +84,13 @@ def track_resolution_sensor(context: SensorEvaluationContext, registry: Registry
     settings = registry.settings()
     after, states = _learn_resolution_states(context)
     users = registry.registry().list()
-    runs = context.instance.get_runs(RunsFilter(job_name=resolve_imported_tracks_job.name, statuses=IN_FLIGHT))
-    imports = context.instance.get_runs(RunsFilter(job_name=import_history_job.name, statuses=IN_FLIGHT))
-    in_flight = {run.tags[PARTITION_TAG] for run in [*runs, *imports] if PARTITION_TAG in run.tags}
-    pauses = runtime.pause_store(settings).active()
+    paused_apps, app_of_user = app_pauses(settings, users, runtime.pause_store(settings).active())
     requests = scheduling.resolution_requests(
-        {user: state for user, state in states.items()},
+        states,
         time.time(),
-        in_flight=in_flight,
-        paused_apps={key: pause.until.timestamp() for key, pause in pauses.items()},
-        app_of_user={user.user_id: runtime.app_key_for_user(settings, user) for user in users},
+        in_flight=users_in_flight(context.instance, (resolve_imported_tracks_job.name, import_history_job.name)),
+        paused_apps=paused_apps,
+        app_of_user=app_of_user,
         active_users={user.user_id for user in users if user.status == "active"},
     )
     registered = {user.user_id for user in users}
