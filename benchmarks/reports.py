@@ -99,6 +99,11 @@ LISTENS_SQL = (
 )
 
 
+def warehouse_of(home: Path) -> Path:
+    """The pipeline's own file in that LISTORY_HOME, the one dbt builds into."""
+    return load_settings({"LISTORY_HOME": str(home)}).warehouse_path
+
+
 def rss_mb() -> tuple[float, float]:
     """Peak RSS of this process and of the largest child (dbt subprocesses), MB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -109,7 +114,7 @@ def rss_mb() -> tuple[float, float]:
 def generate(home: Path, users: int, plays_per_user: int) -> float:
     started = time.perf_counter()
     step_us = YEARS_SECONDS * 1_000_000 // plays_per_user
-    with open_warehouse(home / "warehouse.duckdb") as warehouse:
+    with open_warehouse(warehouse_of(home)) as warehouse:
         conn = warehouse.conn
         conn.execute("set enable_progress_bar = false")
         for sql in CATALOG_SQL:
@@ -279,7 +284,7 @@ def compiled_models(target: Path) -> list[tuple[str, str, str, str]]:
 
 
 def run_compiled(home: Path, models: list[tuple[str, str, str, str]]) -> tuple[float, dict[str, float]]:
-    conn = duckdb.connect(str(home / "warehouse.duckdb"))
+    conn = duckdb.connect(str(warehouse_of(home)))
     conn.execute("set enable_progress_bar = false")
     per_model = {}
     started = time.perf_counter()
@@ -306,7 +311,7 @@ def our_listens_report(home: Path, models: list[tuple[str, str, str, str]], per_
     upstream = sum(sec for name, sec in per_model.items()
                    if name.split(".")[0] == "staging" or name.split(".")[1] in LISTENS_CHAIN)
     [report_sql] = [sql for _, relation, _, sql in models if relation == "listens_report"]
-    conn = duckdb.connect(str(home / "warehouse.duckdb"))
+    conn = duckdb.connect(str(warehouse_of(home)))
     conn.execute("set enable_progress_bar = false")
     timings = {}
     for label, sql in (("all", report_sql), ("day", f"select * from ({report_sql}) where timeframe = 'day'")):
@@ -333,7 +338,7 @@ def listory_per_bucket(home: Path, user_id: str, sample: int) -> dict[str, float
     a Python list, buckets = the user's local days (DST-aware bounds), one generator pass per
     bucket. `sample` random buckets are timed; the total is extrapolated to every bucket.
     """
-    conn = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    conn = duckdb.connect(str(warehouse_of(home)), read_only=True)
     started = time.perf_counter()
     [(tz_name,)] = conn.execute("select timezone from core.users where user_id = $u", {"u": user_id}).fetchall()
     played = [row[0] for row in conn.execute(
@@ -370,7 +375,7 @@ def listory_per_bucket(home: Path, user_id: str, sample: int) -> dict[str, float
 
 def listory_sql_then_fill(home: Path, user_id: str) -> tuple[float, int]:
     """GROUP BY local day in SQL, then fill every missing day since the first listen in Python."""
-    conn = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    conn = duckdb.connect(str(warehouse_of(home)), read_only=True)
     started = time.perf_counter()
     [(tz,)] = conn.execute("select timezone from core.users where user_id = $u", {"u": user_id}).fetchall()
     counts = dict(

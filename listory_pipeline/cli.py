@@ -58,9 +58,9 @@ def _execute_crawls(settings, user_ids: list[str]) -> list[tuple[str, bool, dict
 def _print_summary(settings) -> None:
     from listory_pipeline.warehouse.summary import summarize
 
-    summary = summarize(settings.warehouse_path)
+    summary = summarize(settings.published_warehouse_path)
     print()
-    print(f"Warehouse: {settings.warehouse_path}")
+    print(f"Warehouse: {settings.published_warehouse_path}")
     print(
         format_table(
             ["user", "name", "status", "time zone", "listens", "first play (UTC)", "newest play (UTC)"],
@@ -87,7 +87,7 @@ def build_and_show_reports(settings, user_id: str, preset: str = "last_7_days") 
         print("report build failed: " + "; ".join(result.failures), file=sys.stderr)
         return False
     print(f"Built {len(result.row_counts)} report tables in {result.seconds:.1f} s")
-    rows = top_artists(settings.warehouse_path, user_id, preset, limit=5)
+    rows = top_artists(settings.published_warehouse_path, user_id, preset, limit=5)
     print(f"\nreports.top_artists, {user_id}, {preset}:")
     print(format_table(["rank", "artist", "listens", "minutes", "rank change"], rows))
     return True
@@ -99,6 +99,7 @@ def cmd_demo(args) -> int:
         print("demo runs against the built-in simulator: unset SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET, or use `listory crawl`.", file=sys.stderr)
         return 2
     from listory_pipeline import runtime
+    from listory_pipeline.publication.readers import connection_help, publish_after_writes
 
     print(f"LISTORY_HOME: {settings.home}")
     print("Spotify: built-in simulator" + (f" at {settings.simulator_url}" if settings.simulator_url else " (embedded)"))
@@ -110,6 +111,7 @@ def cmd_demo(args) -> int:
         )
     print(f"Registered {len(accounts)} simulated users: {', '.join(a['user_id'] for a in accounts)}")
     outcomes = _execute_crawls(settings, [a["user_id"] for a in accounts])
+    publish_after_writes(settings)
     print()
     print(
         format_table(
@@ -131,7 +133,9 @@ def cmd_demo(args) -> int:
     _print_summary(settings)
     if args.reports:
         build_and_show_reports(settings, accounts[0]["user_id"])
-    print("\nQuery it:  uv run listory sql \"select * from core.listens limit 10\"")
+    print()
+    print("\n".join(connection_help(settings)))
+    print()
     print(f"Their past: uv run listory simulator-export --user {accounts[0]['user_id']} --out my_spotify_data.zip"
           f" && uv run listory import-history --user {accounts[0]['user_id']} my_spotify_data.zip")
     print("See it:    uv run listory ui   (Dagster UI on http://127.0.0.1:3000)")
@@ -195,14 +199,18 @@ def cmd_simulator_export(args) -> int:
 def cmd_sql(args) -> int:
     import duckdb
 
-    from listory_pipeline.warehouse.connection import reading_warehouse
+    from listory_pipeline.publication.readers import prepare_read_copy, reading_read_copy
 
     settings = load_settings()
-    if not settings.warehouse_path.exists():
-        print(f"no warehouse at {settings.warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
+    path = prepare_read_copy(settings)
+    if path is None:
+        print(f"no warehouse at {settings.published_warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
         return 2
     query = args.query if args.query != "-" else sys.stdin.read()
-    with reading_warehouse(settings.warehouse_path, wait_seconds=30) as conn:
+    if args.limit < 0:
+        print("--limit must be 0 or more", file=sys.stderr)
+        return 2
+    with reading_read_copy(path, sandboxed=True) as conn:
         try:
             cursor = conn.execute(query)
             if cursor.description is None:
@@ -222,9 +230,11 @@ def cmd_ui(args) -> int:
     import subprocess
 
     from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.publication.readers import connection_help
 
     settings = load_settings()
     home = ensure_dagster_home(settings)
+    print("\n".join(connection_help(settings)), flush=True)
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     command = ["dagster", "dev", "-h", args.host, "-p", str(args.port)]
     command += ["-w", str(workspace)] if workspace.exists() else ["-m", "listory_pipeline.definitions"]
@@ -244,11 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="register simulated users, crawl them through Dagster, show what was stored")
     demo.add_argument("--users", type=int, default=3, help="how many simulated users to crawl (default 3)")
     demo.add_argument("--no-reports", dest="reports", action="store_false", help="skip building reports.* afterwards")
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=cmd_demo, writes_warehouse=True)
 
     crawl = sub.add_parser("crawl", help="crawl registered users now (one Dagster run each)")
     crawl.add_argument("--user", action="append", help="user id (repeatable); default: every active user")
-    crawl.set_defaults(func=cmd_crawl)
+    crawl.set_defaults(func=cmd_crawl, writes_warehouse=True)
 
     from listory_pipeline.users.cli_commands import add_user_commands
 
@@ -292,10 +302,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _publish_what_was_written() -> None:
+    """After a command that writes, readers see its writes at once instead of within the interval."""
+    from listory_pipeline.publication.readers import publish_after_writes
+    from listory_pipeline.publication.snapshot import PublicationError
+    from listory_pipeline.warehouse.connection import WarehouseLockedError
+
+    try:
+        publish_after_writes(load_settings())
+    except WarehouseLockedError:
+        print("(the read copy is republished by the next pipeline write: the warehouse is busy)", file=sys.stderr)
+    except PublicationError as exc:
+        print(f"the read copy was not published: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        from listory_pipeline.publication.snapshot import adopt_legacy_warehouse
+
+        adopt_legacy_warehouse(load_settings().publication)  # a home from before the read copy
+        code = args.func(args)
+        if getattr(args, "writes_warehouse", False):
+            _publish_what_was_written()
+        return code
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from pathlib import Path
 from listory_pipeline.history.loader import load_pending_imports
 from listory_pipeline.landing.history import HistoryLanding
 from listory_pipeline.landing.store import LandedPull, LandingZone
+from listory_pipeline.publication.snapshot import Publication
 from listory_pipeline.spotify.client import SpotifyClient, UserSession
 from listory_pipeline.spotify.errors import RateLimitedError
 from listory_pipeline.warehouse.checks import CheckOutcome, run_listen_checks
@@ -58,13 +59,14 @@ def load_landed(
     lock_wait_seconds: float,
     mirror_users: list[UserRow] | None = None,
     history: HistoryLanding | None = None,
+    publication: Publication | None = None,
 ) -> tuple[LoadResult, list[CheckOutcome]]:
     """Load the user's pending pulls (and landed history imports), then check their listens.
 
     Pulls load in one transaction, each history import in one of its own, on one connection;
     a landed import is loaded by whichever run of the user comes first, crawl or import.
     """
-    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds, publication=publication) as warehouse:
         result = load_user_pulls(warehouse, landing, user, mirror_users=mirror_users)
         if history is not None:
             result.history = load_pending_imports(warehouse, history, user.user_id)
@@ -81,6 +83,7 @@ def enrich_artists(
     *,
     max_requests: int,
     lock_wait_seconds: float,
+    publication: Publication | None = None,
 ) -> EnrichOutcome:
     """Fetch genres for artists not yet checked, within a request budget; a 429 defers the rest."""
     now = datetime.now(timezone.utc)
@@ -103,7 +106,7 @@ def enrich_artists(
         skipped_reason = f"rate limited until {exc.retry_at:%Y-%m-%d %H:%M:%S} UTC; enrichment deferred"
     requests = session.counter.diff(before)
     refused = tuple(sorted(client.bulk_refused_kinds))
-    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds, publication=publication) as warehouse:
         result = apply_enrichment(
             warehouse,
             app_key,

@@ -9,11 +9,12 @@ from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor, new_users
 from listory_pipeline.defs.history.assets import imported_track_catalog, landing_extended_history
 from listory_pipeline.defs.history.jobs import import_history_job, resolve_imported_tracks_job
 from listory_pipeline.defs.history.sensors import history_drop_sensor, track_resolution_sensor
+from listory_pipeline.defs.publication.sensors import warehouse_publish_sensor
 from listory_pipeline.defs.resources import build_resources
 
 defs = Definitions(
     assets=[landing_recently_played, load_core_from_landing, artist_genres, landing_extended_history, imported_track_catalog],
     jobs=[crawl_user_job, import_history_job, resolve_imported_tracks_job],
-    sensors=[new_users_sensor, adaptive_crawl_sensor, history_drop_sensor, track_resolution_sensor],
+    sensors=[new_users_sensor, adaptive_crawl_sensor, history_drop_sensor, track_resolution_sensor, warehouse_publish_sensor],
     resources=build_resources(),
 )

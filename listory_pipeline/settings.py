@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from listory_pipeline.publication.snapshot import Publication
 
 DEFAULT_HOME = ".listory"
 SPOTIFY_API_URL = "https://api.spotify.com/v1"
@@ -82,6 +86,7 @@ class Settings:
     crawl_active_interval_seconds: float = 60.0
     crawl_idle_interval_seconds: float = 600.0
     crawl_active_window_seconds: float = 3600.0
+    publish_interval_seconds: float = 15.0
 
     @property
     def uses_simulator(self) -> bool:
@@ -90,7 +95,19 @@ class Settings:
 
     @property
     def warehouse_path(self) -> Path:
+        """The pipeline's own DuckDB file: only the pipeline opens it (readers would lock it)."""
+        return self.home / "pipeline" / "warehouse.duckdb"
+
+    @property
+    def published_warehouse_path(self) -> Path:
+        """The read copy every DuckDB client opens, republished after the pipeline writes."""
         return self.home / "warehouse.duckdb"
+
+    @property
+    def publication(self) -> "Publication":
+        from listory_pipeline.publication.snapshot import Publication
+
+        return Publication(self.warehouse_path, self.published_warehouse_path, self.publish_interval_seconds)
 
     @property
     def landing_dir(self) -> Path:
@@ -154,4 +171,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         crawl_active_interval_seconds=_float_env(env, "LISTORY_CRAWL_ACTIVE_INTERVAL_SECONDS", 60.0, minimum=1.0),
         crawl_idle_interval_seconds=_float_env(env, "LISTORY_CRAWL_IDLE_INTERVAL_SECONDS", 600.0, minimum=1.0),
         crawl_active_window_seconds=_float_env(env, "LISTORY_CRAWL_ACTIVE_WINDOW_SECONDS", 3600.0),
+        publish_interval_seconds=_float_env(env, "LISTORY_PUBLISH_INTERVAL_SECONDS", 15.0),
     )

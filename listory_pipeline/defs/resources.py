@@ -65,13 +65,17 @@ class LandingResource(_SettingsResource):
 
 
 class WarehouseResource(_SettingsResource):
-    """The DuckDB file; writers wait for its lock within `LISTORY_WAREHOUSE_LOCK_WAIT_SECONDS`."""
+    """The pipeline's DuckDB file; writers wait for its lock within `LISTORY_WAREHOUSE_LOCK_WAIT_SECONDS`."""
 
     def path(self):
         return self.settings().warehouse_path
 
     def lock_wait_seconds(self) -> float:
         return self.settings().warehouse_lock_wait_seconds
+
+    def publication(self):
+        """Where write sessions publish the read copy (`LISTORY_HOME/warehouse.duckdb`)."""
+        return self.settings().publication
 
 
 class RegistryResource(_SettingsResource):

@@ -31,9 +31,12 @@ def cmd_export(args) -> int:
     from listory_pipeline.settings import load_settings
     from listory_pipeline.warehouse.connection import WarehouseLockedError
 
+    from listory_pipeline.publication.readers import prepare_read_copy
+
     settings = load_settings()
-    if not settings.warehouse_path.exists():
-        print(f"no warehouse at {settings.warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
+    source = prepare_read_copy(settings)
+    if source is None:
+        print(f"no warehouse at {settings.published_warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
         return 2
     target = args.out or Path(_DEFAULT_NAMES[args.fmt])
     if not target.parent.is_dir():
@@ -45,7 +48,7 @@ def cmd_export(args) -> int:
             from listory_pipeline.export.spotify_format import export_spotify_extended
 
             result = export_spotify_extended(
-                settings.warehouse_path, args.user, target, first=args.first, last=args.last, progress=bar.update
+                source, args.user, target, first=args.first, last=args.last, progress=bar.update
             )
             summary = f"{result.extended_entries:,} entries" + (
                 f" and {result.account_entries:,} plays known only by name (Account data format)" if result.account_entries else ""
@@ -54,7 +57,7 @@ def cmd_export(args) -> int:
             from listory_pipeline.export.tabular import export_listens
 
             result = export_listens(
-                settings.warehouse_path, args.user, target, fmt=args.fmt, first=args.first, last=args.last, progress=bar.update
+                source, args.user, target, fmt=args.fmt, first=args.first, last=args.last, progress=bar.update
             )
             summary = f"{result.listens:,} listens"
     except (ValueError, WarehouseLockedError) as exc:

@@ -41,7 +41,7 @@ def add_history_commands(subparsers) -> None:
         "--max-requests", type=int, default=100_000, help="Spotify requests resolution may spend now (default 100000)"
     )
     parser.add_argument("--no-reports", dest="reports", action="store_false", help="do not rebuild reports.* afterwards")
-    parser.set_defaults(func=cmd_import_history)
+    parser.set_defaults(func=cmd_import_history, writes_warehouse=True)
 
 
 def cmd_import_history(args) -> int:

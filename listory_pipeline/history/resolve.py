@@ -23,6 +23,7 @@ from listory_pipeline.spotify.client import BULK_CHUNK_SIZES, SpotifyClient, Use
 from listory_pipeline.spotify.errors import RateLimitedError
 from listory_pipeline.sqlfiles import sql_file
 from listory_pipeline.warehouse import loader as pull_loader
+from listory_pipeline.publication.snapshot import Publication
 from listory_pipeline.warehouse.connection import Warehouse, open_warehouse
 from listory_pipeline.warehouse.enrichment import BULK_RECHECK_INTERVAL
 from listory_pipeline.warehouse.parse import CatalogRows, MalformedPullError, add_track
@@ -127,6 +128,7 @@ def resolve_imported_tracks(
     user_id: str,
     max_requests: int,
     lock_wait_seconds: float,
+    publication: Publication | None = None,
     progress: ResolveProgress | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ResolutionOutcome:
@@ -154,7 +156,7 @@ def resolve_imported_tracks(
             break
         budget -= fetched.requests
         outcome.track_requests += fetched.requests
-        with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+        with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds, publication=publication) as warehouse:
             snapshot = warehouse.writes.snapshot()
             written, malformed = apply_resolved_tracks(
                 warehouse, _relinked(fetched.items, set(ids)), fetched.missing_ids, now=now()
@@ -179,7 +181,13 @@ def resolve_imported_tracks(
     # Genres of the artists the resolved tracks brought, with what is left of the budget.
     while budget > 0 and outcome.deferred_reason is None:
         enriched = crawl.enrich_artists(
-            warehouse_path, client, session, app_key, max_requests=budget, lock_wait_seconds=lock_wait_seconds
+            warehouse_path,
+            client,
+            session,
+            app_key,
+            max_requests=budget,
+            lock_wait_seconds=lock_wait_seconds,
+            publication=publication,
         )
         spent = enriched.requests.get("artist", 0) + enriched.requests.get("artists_bulk", 0)
         budget -= max(spent, 1)
@@ -190,7 +198,7 @@ def resolve_imported_tracks(
             outcome.deferred_reason = enriched.skipped_reason
         if not enriched.result or not enriched.result.artists_checked or enriched.result.deferred:
             break
-    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds, publication=publication) as warehouse:
         remove_replaced_stand_ins(warehouse)  # also those a killed run left behind
         outcome.pending_after = warehouse.read(_SQL["count_pending_tracks"], {"user_id": user_id})[0][0]
         _add(writes, warehouse.writes.since(before))

@@ -16,6 +16,7 @@ from listory_pipeline.history.classify import ImportRules
 from listory_pipeline.history.loader import HistoryLoadResult, load_pending_imports
 from listory_pipeline.history.reader import ExportSet, FileProgress, export_from_manifest, identify_export, read_export
 from listory_pipeline.landing.history import HistoryLanding, LandedImport
+from listory_pipeline.publication.snapshot import Publication
 from listory_pipeline.warehouse.connection import open_warehouse
 from listory_pipeline.warehouse.loader import UserRow, mirror_users_rows
 
@@ -60,13 +61,14 @@ def load_history(
     *,
     lock_wait_seconds: float,
     user: UserRow | None = None,
+    publication: Publication | None = None,
 ) -> HistoryLoadResult:
     """Load every landed, not yet loaded import of the user, each in one transaction.
 
     `user`: the registry's row, mirrored into `core.users` first, so a user known only from an
     import gets reports in their own time zone (a crawl's load mirrors it the same way).
     """
-    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds) as warehouse:
+    with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds, publication=publication) as warehouse:
         if user is not None:
             mirror_users_rows(warehouse, [user])
         return load_pending_imports(warehouse, landing, user_id)

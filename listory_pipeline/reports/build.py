@@ -69,6 +69,7 @@ def build_reports(
     tests=False runs `dbt run` instead: the tables only, no data or unit tests. dbt runs in
     this process (reports/dbt_runner.py); a broken project is reported as a failure too.
     """
+    from listory_pipeline.publication.snapshot import publish
     from listory_pipeline.reports import dbt_runner
 
     started = time.monotonic()
@@ -80,6 +81,8 @@ def build_reports(
         success, failures, node_counts = outcome.success, outcome.failures, outcome.node_counts
     except dbt_runner.DbtParseError as exc:
         success, failures, node_counts = False, [str(exc)], {}
+    if success:
+        publish(settings.publication, wait_seconds=settings.warehouse_lock_wait_seconds)
     return BuildResult(
         success=success,
         as_of=as_of,
@@ -99,5 +102,7 @@ def ensure_core_schema(settings: Settings) -> None:
     """Apply the core migrations first, so a fresh home builds (empty) reports instead of failing."""
     from listory_pipeline.warehouse.connection import open_warehouse
 
-    with open_warehouse(settings.warehouse_path, wait_seconds=settings.warehouse_lock_wait_seconds):
+    with open_warehouse(
+        settings.warehouse_path, wait_seconds=settings.warehouse_lock_wait_seconds, publication=settings.publication
+    ):
         pass

@@ -35,7 +35,7 @@ def add_report_commands(subparsers) -> None:
     build.add_argument(
         "--no-tests", dest="tests", action="store_false", help="dbt run: build the tables only, skip data and unit tests"
     )
-    build.set_defaults(func=cmd_reports_build)
+    build.set_defaults(func=cmd_reports_build, writes_warehouse=True)
 
     report = subparsers.add_parser("report", help="a report for any date range, computed from core.* with Polars")
     report_sub = report.add_subparsers(dest="report_kind", required=True)
@@ -83,10 +83,13 @@ def cmd_report(args) -> int:
     if args.end < args.start:
         print(f"--to ({args.end}) is before --from ({args.start})", file=sys.stderr)
         return 2
-    if not settings.warehouse_path.exists():
-        print(f"no warehouse at {settings.warehouse_path}: crawl first (`listory demo` or `listory crawl`)", file=sys.stderr)
+    from listory_pipeline.publication.readers import prepare_read_copy
+
+    path = prepare_read_copy(settings)
+    if path is None:
+        print(f"no warehouse at {settings.published_warehouse_path}: crawl first (`listory demo` or `listory crawl`)", file=sys.stderr)
         return 2
-    frame = compute_report(settings.warehouse_path, args.report_kind, args.user, args.start, args.end, args.timeframe)
+    frame = compute_report(path, args.report_kind, args.user, args.start, args.end, args.timeframe)
     if args.limit is not None and args.report_kind != "listens":
         frame = frame.head(args.limit)
     if args.chart:

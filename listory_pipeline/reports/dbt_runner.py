@@ -256,7 +256,7 @@ def warm_up(settings: Settings) -> float:
             project = parsed_project(settings)
         scratch_home = Path(tempfile.mkdtemp(prefix="listory-dbt-warm-up-"))
         try:
-            # LISTORY_HOME/warehouse.duckdb: the file name, dbt's `database`, matches the parse
+            # LISTORY_HOME/pipeline/warehouse.duckdb: the file name, dbt's `database`, matches the parse
             scratch = dataclasses.replace(settings, home=scratch_home)
             with open_warehouse(scratch.warehouse_path):
                 pass  # the core schema, empty

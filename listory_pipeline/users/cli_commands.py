@@ -76,7 +76,10 @@ def cmd_users_list(args) -> int:
     now = datetime.now(timezone.utc)
     expiries = {u.user_id: token_expiry_status(u, now) for u in users}
     settings = load_settings()
-    history = history_per_user(settings.warehouse_path)
+    from listory_pipeline.publication.readers import prepare_read_copy
+
+    copy = prepare_read_copy(settings)
+    history = history_per_user(copy) if copy is not None else None
     print(
         format_table(
             ["user", "name", "status", "time zone", "token issued", "token", "own app", "gaps", "imports", "reason"],
@@ -97,8 +100,8 @@ def cmd_users_list(args) -> int:
             ],
         )
     )
-    if history is None and settings.warehouse_path.exists():
-        print("(gaps and imports unknown: the warehouse is busy; try again in a moment)")
+    if history is None and copy is not None:
+        print("(gaps and imports unknown: the read copy is from before history imports; it is republished after the next load)")
     open_gaps = [u.user_id for u in users if history and u.user_id in history and history[u.user_id].open_gaps]
     if open_gaps:
         print(
@@ -358,7 +361,7 @@ def add_user_commands(sub) -> None:
     login.add_argument("--client-id", help="the user's own Spotify app (default: this instance's app)")
     login.add_argument("--client-secret-file", metavar="FILE", help="that app's client secret, read from FILE")
     login.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the redirect (default 300)")
-    login.set_defaults(func=cmd_login)
+    login.set_defaults(func=cmd_login, writes_warehouse=True)
 
     users = sub.add_parser("users", help="the user registry")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -382,18 +385,18 @@ def add_user_commands(sub) -> None:
     users_add.add_argument("--timezone", help="IANA time zone (default LISTORY_DEFAULT_TIMEZONE or UTC)")
     users_add.add_argument("--client-id", help="the user's own Spotify app that issued the token")
     users_add.add_argument("--client-secret-file", metavar="FILE", help="that app's client secret, read from FILE")
-    users_add.set_defaults(func=cmd_users_add)
+    users_add.set_defaults(func=cmd_users_add, writes_warehouse=True)
     users_disable = users_sub.add_parser("disable", help="stop crawling a user (data stays)")
     users_disable.add_argument("user_id")
     users_disable.add_argument("--reason", help="shown in `users list`")
-    users_disable.set_defaults(func=cmd_users_disable)
+    users_disable.set_defaults(func=cmd_users_disable, writes_warehouse=True)
     users_enable = users_sub.add_parser("enable", help="crawl a disabled user again")
     users_enable.add_argument("user_id")
-    users_enable.set_defaults(func=cmd_users_enable)
+    users_enable.set_defaults(func=cmd_users_enable, writes_warehouse=True)
     users_tz = users_sub.add_parser("set-timezone", help="set a user's IANA time zone (reports use local time)")
     users_tz.add_argument("user_id")
     users_tz.add_argument("timezone", help="e.g. Europe/Berlin")
-    users_tz.set_defaults(func=cmd_users_set_timezone)
+    users_tz.set_defaults(func=cmd_users_set_timezone, writes_warehouse=True)
     users_remove = users_sub.add_parser("remove", help="remove a user; keep or delete their data")
     users_remove.add_argument("user_id")
     data = users_remove.add_mutually_exclusive_group()
@@ -401,4 +404,4 @@ def add_user_commands(sub) -> None:
                       help="also delete their listens, load records and landed pulls")
     data.add_argument("--keep-data", dest="delete_data", action="store_false",
                       help="only the registry entry (and the token) goes")
-    users_remove.set_defaults(func=cmd_users_remove)
+    users_remove.set_defaults(func=cmd_users_remove, writes_warehouse=True)

@@ -1,9 +1,12 @@
 """Opening the DuckDB warehouse: bounded waiting on the file lock, migrations, counted writes.
 
 DuckDB admits one process with the file open for writing; any other process,
-reader or writer, gets an IOException. A writer that finds the file locked waits
-and retries within a budget, then fails with a message that names the file, so
-the landed pulls simply wait for the next load.
+reader or writer, gets an IOException. Only the pipeline opens its file (readers
+open the published copy, see listory_pipeline/publication), so the lock is shared
+by the pipeline's own writers: one that finds the file locked waits and retries
+within a budget, then fails with a message that names the file, so the landed
+pulls simply wait for the next load. A write session given a `Publication`
+publishes the read copy on its way out when one is due.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Callable, Iterator
 
 import duckdb
 
+from listory_pipeline.publication.snapshot import Publication, adopt_legacy_warehouse, is_due, publish_from
 from listory_pipeline.warehouse.migrations import apply_migrations
 
 
@@ -131,11 +135,24 @@ def reading_warehouse(path: Path, *, wait_seconds: float = 30.0) -> Iterator[duc
 
 
 @contextmanager
-def open_warehouse(path: Path, *, wait_seconds: float = 120.0) -> Iterator[Warehouse]:
-    """A read-write, migrated warehouse; the connection closes (and the lock frees) on exit."""
+def open_warehouse(
+    path: Path, *, wait_seconds: float = 120.0, publication: Publication | None = None
+) -> Iterator[Warehouse]:
+    """A read-write, migrated warehouse; the connection closes (and the lock frees) on exit.
+
+    With a publication, a session that ends without an error publishes the read copy while
+    it still holds the file, when the last copy is older than the publication's interval:
+    no second lock is taken, so publishing never makes another writer wait for it.
+    """
+    if publication is not None:
+        if Path(path) != publication.writer_path:
+            raise ValueError(f"{path} is not the publication's warehouse {publication.writer_path}")
+        adopt_legacy_warehouse(publication)
     conn = connect_with_retry(path, wait_seconds=wait_seconds)
     try:
         apply_migrations(conn)
         yield Warehouse(conn)
+        if publication is not None and is_due(publication):
+            publish_from(publication, conn)
     finally:
         conn.close()

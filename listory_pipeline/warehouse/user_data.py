@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from listory_pipeline.sqlfiles import sql_file
+from listory_pipeline.publication.snapshot import Publication
 from listory_pipeline.warehouse.connection import open_warehouse
 from listory_pipeline.warehouse.loader import UserRow
 
@@ -40,7 +41,9 @@ class RemovedRows:
         return sum(self.by_table.values())
 
 
-def remove_user_rows(warehouse_path: Path, user_id: str, *, wait_seconds: float) -> RemovedRows:
+def remove_user_rows(
+    warehouse_path: Path, user_id: str, *, wait_seconds: float, publication: Publication | None = None
+) -> RemovedRows:
     """Delete the user's listens, mirror row and load bookkeeping in one transaction.
 
     Shared catalog rows stay. A warehouse that does not exist yet holds nothing to delete.
@@ -48,7 +51,7 @@ def remove_user_rows(warehouse_path: Path, user_id: str, *, wait_seconds: float)
     if not Path(warehouse_path).exists():
         return RemovedRows({table: 0 for table, _ in _REMOVE_STATEMENTS})
     removed: dict[str, int] = {}
-    with open_warehouse(warehouse_path, wait_seconds=wait_seconds) as warehouse:
+    with open_warehouse(warehouse_path, wait_seconds=wait_seconds, publication=publication) as warehouse:
         with warehouse.transaction():
             for table, name in _REMOVE_STATEMENTS:
                 row = warehouse.write(table, _REMOVE_SQL[name], {"user_id": user_id}).fetchone()
@@ -56,11 +59,13 @@ def remove_user_rows(warehouse_path: Path, user_id: str, *, wait_seconds: float)
     return RemovedRows(removed)
 
 
-def mirror_user(warehouse_path: Path, user: UserRow, *, wait_seconds: float) -> bool:
+def mirror_user(
+    warehouse_path: Path, user: UserRow, *, wait_seconds: float, publication: Publication | None = None
+) -> bool:
     """Write the user's registry row to `core.users`; False when there is no warehouse yet."""
     if not Path(warehouse_path).exists():
         return False
-    with open_warehouse(warehouse_path, wait_seconds=wait_seconds) as warehouse:
+    with open_warehouse(warehouse_path, wait_seconds=wait_seconds, publication=publication) as warehouse:
         warehouse.write(
             "core.users",
             _LOAD_SQL["upsert_users"],

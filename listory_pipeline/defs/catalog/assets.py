@@ -36,6 +36,7 @@ def artist_genres(
             app_key,
             max_requests=spotify.enrichment_budget(),
             lock_wait_seconds=warehouse.lock_wait_seconds(),
+            publication=warehouse.publication(),
         )
     if outcome.skipped_reason:
         context.log.info("enrichment: %s", outcome.skipped_reason)

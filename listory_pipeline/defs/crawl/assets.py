@@ -173,6 +173,7 @@ def load_core_from_landing(
         landing.zone(),
         registered[user_id],
         lock_wait_seconds=warehouse.lock_wait_seconds(),
+        publication=warehouse.publication(),
         mirror_users=list(registered.values()),
         history=landing.history(),
     )

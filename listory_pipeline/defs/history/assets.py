@@ -127,6 +127,7 @@ def imported_track_catalog(
             user_id=user_id,
             max_requests=spotify.resolve_budget(),
             lock_wait_seconds=warehouse.lock_wait_seconds(),
+            publication=warehouse.publication(),
             progress=progress,
         )
     if outcome.deferred_reason:

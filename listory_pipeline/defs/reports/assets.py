@@ -57,6 +57,7 @@ def listory_dbt_models(context: AssetExecutionContext, warehouse: WarehouseResou
     instead of paying dbt's ~3.5 s start-up in a subprocess.
     """
     from listory_pipeline.defs.reports.dbt_events import build_in_process
+    from listory_pipeline.publication.snapshot import publish
     from listory_pipeline.reports.build import ensure_core_schema, table_row_counts
 
     settings = warehouse.settings()
@@ -66,6 +67,11 @@ def listory_dbt_models(context: AssetExecutionContext, warehouse: WarehouseResou
     # dbt holds the DuckDB file while it runs: collect its events, count rows once it is done
     build = build_in_process(context, settings, as_of, ListoryDbtTranslator())
     counts = table_row_counts(settings.warehouse_path)
+    if build.outcome is not None and build.outcome.success:
+        # readers get the whole build at once; a failed one waits for the next load's copy
+        published = publish(settings.publication, wait_seconds=settings.warehouse_lock_wait_seconds)
+        if published is not None:
+            context.log.info("published the read copy (generation %s) in %.2f s", published.generation, published.seconds)
     for event in build.events:
         if isinstance(event, Output):
             key = context.asset_key_for_output(event.output_name)
@@ -94,7 +100,7 @@ def report_charts(context: AssetExecutionContext, warehouse: WarehouseResource) 
     from listory_pipeline.reports.build import table_row_counts
     from listory_pipeline.reports.previews import user_previews
 
-    path = warehouse.settings().warehouse_path
+    path = warehouse.settings().published_warehouse_path  # the copy published after the build
     previews = user_previews(path)
     counts = table_row_counts(path)
     metadata = {

@@ -12,6 +12,7 @@ from listory_pipeline.history.classify import ImportRules
 from listory_pipeline.history.errors import HistoryInputError
 from listory_pipeline.landing.history import HistoryLanding
 from listory_pipeline.landing.store import LandingZone
+from listory_pipeline.publication.snapshot import Publication
 from listory_pipeline.warehouse.connection import open_warehouse
 from listory_pipeline.warehouse.loader import UserRow, load_user_pulls
 from tests.support.payloads import play, recently_played
@@ -26,24 +27,35 @@ def home(tmp_path):
     return tmp_path
 
 
+def _warehouse(home):
+    return home / "pipeline" / "warehouse.duckdb"  # where the pipeline writes in LISTORY_HOME
+
+
+def _publication(home):
+    """Every write session publishes the read copy, so `listory users list` sees it at once."""
+    return Publication(_warehouse(home), home / "warehouse.duckdb", min_interval_seconds=0)
+
+
 def _import(home, entries, name="Streaming_History_Audio_2024_0.json", **kwargs):
     folder = home / f"export-{len(list(home.glob('export-*')))}"
     write_json(folder, name, entries)
     landing = HistoryLanding(home / "landing")
     landed = steps.land_export(landing, [folder], user_id=USER.user_id, now=NOW, **kwargs)
-    loaded = steps.load_history(home / "warehouse.duckdb", landing, USER.user_id, lock_wait_seconds=5)
+    loaded = steps.load_history(
+        _warehouse(home), landing, USER.user_id, lock_wait_seconds=5, publication=_publication(home)
+    )
     return landed, loaded
 
 
 def _crawl(home, plays):
     zone = LandingZone(home / "landing")
     zone.land(USER.user_id, recently_played(plays), fetched_at=NOW)
-    with open_warehouse(home / "warehouse.duckdb") as warehouse:
+    with open_warehouse(_warehouse(home), publication=_publication(home)) as warehouse:
         return load_user_pulls(warehouse, zone, USER, now=NOW)
 
 
 def _rows(home, sql):
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+    with duckdb.connect(str(_warehouse(home)), read_only=True) as conn:
         return conn.execute(sql).fetchall()
 
 
@@ -180,7 +192,7 @@ def test_a_broken_file_set_stores_nothing(home):
     landing = HistoryLanding(home / "landing")
     with pytest.raises(HistoryInputError, match=r"Streaming_History_Audio_2024_1\.json, entry 1: ts is 'yesterday'"):
         steps.land_export(landing, [folder], user_id=USER.user_id, now=NOW)
-    assert not (home / "landing").exists() and not (home / "warehouse.duckdb").exists()
+    assert not (home / "landing").exists() and not (_warehouse(home)).exists()
 
 
 def test_another_users_export_is_refused_unless_asked(home):
@@ -228,7 +240,7 @@ def test_a_damaged_landed_import_is_recorded_and_does_not_block_later_loads(home
     landing = HistoryLanding(home / "landing")
     late = steps.land_export(landing, [folder], user_id=USER.user_id, now=NOW)
     late.landed.entries_path.write_bytes(b"not parquet")
-    result = steps.load_history(home / "warehouse.duckdb", landing, USER.user_id, lock_wait_seconds=5)
+    result = steps.load_history(_warehouse(home), landing, USER.user_id, lock_wait_seconds=5)
     assert result.rejected and "unreadable" in result.rejected[0].error
     assert len(_listens(home)) == 1
-    assert steps.load_history(home / "warehouse.duckdb", landing, USER.user_id, lock_wait_seconds=5).imports == []
+    assert steps.load_history(_warehouse(home), landing, USER.user_id, lock_wait_seconds=5).imports == []
