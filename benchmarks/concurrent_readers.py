@@ -17,7 +17,8 @@ Figures:
 - failed_loads: crawl loads that raised; delayed_loads: loads whose warehouse connection
   had to wait for a lock (anyone's: readers never take it, so only the pipeline could);
 - reader_lock_errors / reader_errors: errors the readers got (lock ones, all);
-- freshness p50/p95: from the start of a load to a reader's new connection seeing it;
+- freshness p50/p95: from the start of a load to a reader's new connection seeing it
+  (each load records its pull in meta.loaded_pulls, so every load counts, new plays or not);
 - maintenance CPU: CPU seconds spent publishing (inline and trailing), per hour of this
   run and as a share of one core;
 - publish_seconds_10m: one publish of a 200 users x 50,000 plays warehouse (generated
@@ -88,7 +89,7 @@ def reader_main(path: str, stop: str, out: str) -> int:
             seen_at = time.time()
             try:
                 fresh = open_read_copy(Path(path))
-                counts = dict(fresh.execute("select user_id, count(*) from core.listens group by 1").fetchall())
+                counts = dict(fresh.execute("select user_id, count(*) from meta.loaded_pulls group by 1").fetchall())
                 if fresh.execute("select count(*) from duckdb_tables() where database_name = 'warehouse' and schema_name = 'reports'").fetchone()[0]:
                     fresh.execute(REPORTS_QUERY).fetchall()
                 fresh.close()
@@ -188,16 +189,18 @@ def run_pipeline(home: Path, rounds: int, round_seconds: float) -> dict:
         loads: list[dict] = []
         failures: list[str] = []
         counts = {user_id: 0 for user_id in users}
+        load_seconds: list[float] = []  # the writer's time per load: what one warehouse host can sustain
 
         def crawl_user(client, user_id: str) -> None:
             started = time.time()
             try:
                 session = client.user_session(user_id, registry.refresh_token(user_id))
                 crawl.land_recent_plays(session, landing, user_id)
+                load_started = time.perf_counter()
                 result, _ = crawl.load_landed(settings.warehouse_path, landing, users[user_id], lock_wait_seconds=120, publication=publication)
-                counts[user_id] += result.new_listens
-                if result.new_listens:
-                    loads.append({"user": user_id, "count": counts[user_id], "started": started})
+                load_seconds.append(time.perf_counter() - load_started)
+                counts[user_id] += 1  # every load records its pull in meta.loaded_pulls, new plays or not
+                loads.append({"user": user_id, "count": counts[user_id], "started": started, "new": result.new_listens})
                 crawl.enrich_artists(settings.warehouse_path, client, session, runtime.app_key(app), max_requests=5, lock_wait_seconds=120, publication=publication)
             except Exception as exc:
                 failures.append(f"{user_id}: {type(exc).__name__}: {exc}")
@@ -233,7 +236,7 @@ def run_pipeline(home: Path, rounds: int, round_seconds: float) -> dict:
                     if not built.success:
                         failures.append("report build: " + "; ".join(built.failures))
                     report_builds.append(built.seconds)
-                print(f"round {round_index + 1}/{rounds}: {len(loads)} loads with new plays so far, "
+                print(f"round {round_index + 1}/{rounds}: {len(loads)} loads ({sum(1 for x in loads if x['new'])} with new plays), "
                       f"{meter.publishes} publishes, lock waits {meter.lock_waits}", flush=True)
             time.sleep(max(0.0, round_started + round_seconds - time.monotonic()))
             elapsed = time.monotonic() - run_started
@@ -254,6 +257,7 @@ def run_pipeline(home: Path, rounds: int, round_seconds: float) -> dict:
         "readers": reports,
         "report_builds": report_builds,
         "warehouse_bytes": settings.warehouse_path.stat().st_size,
+        "load_seconds": load_seconds,
     }
 
 
@@ -329,10 +333,14 @@ def main() -> int:
         reader_errors = [e for reader in run["readers"] for e in reader["errors"]]
         latencies = [x for reader in run["readers"] for x in reader["latencies"]]
         share = run["publish_cpu_seconds"] / run["elapsed"]
-        print(f"{args.rounds} simulated minutes in {run['elapsed']:.0f} s: {len(run['loads'])} loads with new plays "
-              f"({USERS} users a round), {run['publishes']} publishes, report builds {['%.1f s' % s for s in run['report_builds']]}, "
+        print(f"{args.rounds} simulated minutes in {run['elapsed']:.0f} s: {len(run['loads'])} loads "
+              f"({sum(1 for x in run['loads'] if x['new'])} with new plays), {run['publishes']} publishes, report builds {['%.1f s' % s for s in run['report_builds']]}, "
               f"warehouse {run['warehouse_bytes'] / 1e6:.1f} MB")
         print(f"failures: {run['failures'] or 'none'}")
+        load_p50 = percentile(run["load_seconds"], .5)
+        print(f"one load (open, migrate check, load one pull, checks, publish when due): p50 {load_p50 * 1000:.0f} ms, "
+              f"p95 {percentile(run['load_seconds'], .95) * 1000:.0f} ms: one writer sustains about "
+              f"{60 / load_p50:,.0f} users crawled every minute")
         print(f"readers: {len(latencies)} report queries on held connections (p50 {percentile(latencies, .5) * 1000:.1f} ms, "
               f"p95 {percentile(latencies, .95) * 1000:.1f} ms), errors: {reader_errors[:5] or 'none'}")
         print(f"freshness over {len(lags)} (load, reader) pairs: p50 {percentile(lags, .5):.1f} s, p95 {percentile(lags, .95):.1f} s, "

@@ -22,8 +22,10 @@ INSTALL offline, so this runs outside the project venv, in a throwaway uv
 environment whose PyPI wheels ship the extension binaries; the script LOADs
 them by path (the packages only carry the .duckdb_extension file). The catalog
 is SQLite in WAL mode (sqlite_scanner from the same wheel set), because a
-DuckDB-file catalog admits only one process and the workload has five. Commits
-that hit SQLite's "database is locked" are retried and counted. From the repo root:
+DuckDB-file catalog admits only one process and the workload has five. A
+transaction that fails (in practice SQLite's "database is locked" at COMMIT) is
+retried up to 10 times with DuckLake's own retry backoff (100 ms x 1.5^n) and
+counted; one that fails all 10 is a writer failure. From the repo root:
 
     uv run --no-project --with duckdb==1.5.5 \
         --with duckdb-extension-ducklake==1.5.5 \
@@ -59,7 +61,9 @@ TRANSACTIONS = 200
 LISTENS_PER_TRANSACTION = 50
 TRACKS_PER_TRANSACTION = 5
 READERS = 3
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 10  # with RETRY_WAIT_S and RETRY_BACKOFF: DuckLake's own defaults for its internal retries
+RETRY_WAIT_S = 0.1
+RETRY_BACKOFF = 1.5
 INLINING_ON_LIMIT = 100  # above the 50-row insert, so every crawl commit inlines
 SEED_TRACKS = 5_000
 SEED_LISTENS = 100_000
@@ -193,7 +197,7 @@ def run_writer(root: Path, inlining_limit: int, writer: int, barrier, results) -
     con = attach_lake(root, inlining_limit)
     rng = random.Random(writer)
     out = {"writer": writer, "txn_s": [], "commit_s": [], "committed_at": {}, "retries": 0,
-           "retry_errors": {}, "failures": []}
+           "retry_errors": {}, "failures": {}}
     barrier.wait()
     for seq in range(TRANSACTIONS):
         tracks = [f"new-{rng.randrange(NEW_TRACK_POOL):05d}" for _ in range(TRACKS_PER_TRANSACTION)]
@@ -208,11 +212,11 @@ def run_writer(root: Path, inlining_limit: int, writer: int, barrier, results) -
                 rollback(con)
                 key = short(error)
                 if attempt == MAX_ATTEMPTS - 1:
-                    out["failures"].append(key)
+                    out["failures"][key] = out["failures"].get(key, 0) + 1
                 else:
                     out["retries"] += 1
                     out["retry_errors"][key] = out["retry_errors"].get(key, 0) + 1
-                    time.sleep(rng.uniform(0.01, 0.05))  # a loader would back off before retrying
+                    time.sleep(RETRY_WAIT_S * RETRY_BACKOFF**attempt * rng.uniform(0.5, 1.5))
     results.put(out)
 
 
@@ -312,18 +316,19 @@ def table_state(con: duckdb.DuckDBPyConnection) -> dict:
 def compact(root: Path, inlining_limit: int) -> dict:
     """Time flushing inlined rows and merging small files, then the clean-up that deletes replaced files."""
     con = attach_lake(root, inlining_limit)
-    timings = {}
+    timings, outputs = {}, {}
     for name, sql in (
-        ("flush_inlined_s", "CALL ducklake_flush_inlined_data('lake')"),
-        ("merge_adjacent_s", "CALL ducklake_merge_adjacent_files('lake')"),
-        ("cleanup_old_files_s", "CALL ducklake_cleanup_old_files('lake', cleanup_all => true)"),
+        ("flush_inlined", "CALL ducklake_flush_inlined_data('lake')"),
+        ("merge_adjacent", "CALL ducklake_merge_adjacent_files('lake')"),
+        ("cleanup_old_files", "CALL ducklake_cleanup_old_files('lake', cleanup_all => true)"),
     ):
         started = time.perf_counter()
-        con.execute(sql).fetchall()
-        timings[name] = round(time.perf_counter() - started, 3)
+        outputs[name] = con.execute(sql).fetchall()
+        timings[f"{name}_s"] = round(time.perf_counter() - started, 3)
     state = table_state(con)
     con.close()
-    return timings | {"parquet_files_on_disk": data_files(root), "catalog_bytes": catalog_bytes(root), **state}
+    flushed = sum(row[2] for row in outputs["flush_inlined"])  # (schema, table, rows flushed)
+    return timings | {"rows_flushed_from_catalog": flushed, "parquet_files_on_disk": data_files(root), "catalog_bytes": catalog_bytes(root), **state}
 
 
 def commit_workload(base: Path, inlining: str) -> dict:
@@ -349,7 +354,7 @@ def commit_workload(base: Path, inlining: str) -> dict:
         "committed": sum(len(w["committed_at"]) for w in writers),
         "retries": sum(w["retries"] for w in writers),
         "retry_errors": merge_counts(w["retry_errors"] for w in writers),
-        "writer_failures": [f for w in writers for f in w["failures"]],
+        "writer_failures": merge_counts(w["failures"] for w in writers),
         "reader_queries": sum(len(r["query_s"]) for r in readers),
         "reader_latency": percentiles_ms([s for r in readers for s in r["query_s"]]),
         "reader_errors": merge_counts(r["errors"] for r in readers),
@@ -486,7 +491,7 @@ def summary(version: dict, commits: list[dict], reports: dict, constraints: dict
     per_inlining = {
         run["inlining"]: {
             "commit_p50_ms": run["transaction_latency"]["p50_ms"], "commit_p95_ms": run["transaction_latency"]["p95_ms"],
-            "retries": run["retries"], "writer_failures": len(run["writer_failures"]),
+            "retries": run["retries"], "writer_failures": sum(run["writer_failures"].values()),
             "reader_errors": sum(run["reader_errors"].values()),
             "reader_p50_ms": run["reader_latency"]["p50_ms"], "reader_p95_ms": run["reader_latency"]["p95_ms"],
             "lag_p50_ms": run["freshness_lag"]["p50_ms"], "lag_p95_ms": run["freshness_lag"]["p95_ms"],
@@ -494,6 +499,7 @@ def summary(version: dict, commits: list[dict], reports: dict, constraints: dict
             "catalog_bytes": run["after_run"]["catalog_bytes"],
             "duplicate_track_ids": run["after_run"]["duplicate_track_ids"],
             "compaction_s": round(run["after_compaction"]["flush_inlined_s"] + run["after_compaction"]["merge_adjacent_s"], 3),
+            "rows_flushed_from_catalog": run["after_compaction"]["rows_flushed_from_catalog"],
             "parquet_files_after_compaction": run["after_compaction"]["parquet_files_on_disk"],
         }
         for run in commits
@@ -508,6 +514,7 @@ def summary(version: dict, commits: list[dict], reports: dict, constraints: dict
 
 
 def main() -> None:
+    """Run the four measurements in a throwaway directory; cheap ones first, so they print even if a later one fails."""
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="ducklake-probe-"))
     try:
