@@ -48,11 +48,34 @@ def _execute_crawls(settings, user_ids: list[str]) -> list[tuple[str, bool, dict
                     for key, value in materialization.metadata.items():
                         metadata[f"{materialization.asset_key.to_user_string()}:{key}"] = value.value
             if not result.success:
-                for event in result.all_events:
-                    if event.is_failure and event.step_failure_data is not None:
-                        print(f"    failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+                metadata["failure"] = failure_reason(result)
+                print(f"    failed: {metadata['failure']}", file=sys.stderr)
             outcomes.append((user_id, result.success, metadata))
     return outcomes
+
+
+def failure_reason(result) -> str:
+    """One line saying why a run failed: its first failed step's error, else the run's own message.
+
+    A run can fail without a failed step (a resource that cannot start, a run-level error), so
+    step failure data is read only from STEP_FAILURE events.
+    """
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            # Dagster wraps the step's own exception; say that one, not its wrapper or its cause
+            while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+                error = error.cause
+            return _first_line(error.message)
+    for event in result.all_events:
+        if event.is_run_failure:
+            return _first_line(event.message or "the run failed")
+    return "the run failed"
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[0] if lines else "the run failed"
 
 
 def _print_summary(settings) -> None:
@@ -157,7 +180,10 @@ def cmd_crawl(args) -> int:
         return 2
     outcomes = _execute_crawls(settings, wanted)
     for user_id, ok, meta in outcomes:
-        print(f"{user_id}: {'ok' if ok else 'FAILED'}, {meta.get('core/listens:new_listens', 0)} new listens")
+        if ok:
+            print(f"{user_id}: ok, {meta.get('core/listens:new_listens', 0)} new listens")
+        else:
+            print(f"{user_id}: FAILED: {meta.get('failure')}")
     return 0 if all(ok for _, ok, _ in outcomes) else 1
 
 
