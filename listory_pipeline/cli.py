@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from listory_pipeline.cli_arguments import non_negative_int, port_number
 from listory_pipeline.settings import ConfigError, load_settings
 from listory_pipeline.texttable import format_table
 
@@ -233,9 +234,6 @@ def cmd_sql(args) -> int:
         print(f"no warehouse at {settings.published_warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
         return 2
     query = args.query if args.query != "-" else sys.stdin.read()
-    if args.limit < 0:
-        print("--limit must be 0 or more", file=sys.stderr)
-        return 2
     with reading_read_copy(path, sandboxed=True) as conn:
         try:
             cursor = conn.execute(query)
@@ -298,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulator = sub.add_parser("simulator", help="run the Spotify simulator as a server")
     simulator.add_argument("--host", default="127.0.0.1")
-    simulator.add_argument("--port", type=int, default=8765)
+    simulator.add_argument("--port", type=port_number, default=8765)
     simulator.add_argument("--seed", type=int, default=42)
     simulator.add_argument("--users", type=int, default=5)
     simulator.set_defaults(func=cmd_simulator)
@@ -315,12 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query", help="SQL text, or '-' to read it from stdin")
-    sql.add_argument("--limit", type=int, default=100, help="rows to print at most (default 100)")
+    sql.add_argument("--limit", type=non_negative_int, default=100, help="rows to print at most (default 100)")
     sql.set_defaults(func=cmd_sql)
 
     ui = sub.add_parser("ui", help="start the Dagster UI and daemon (dagster dev) on the embedded instance")
     ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--port", type=port_number, default=3000)
     ui.set_defaults(func=cmd_ui)
     from listory_pipeline.reports.cli_commands import add_report_commands
 

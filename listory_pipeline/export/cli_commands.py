@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from listory_pipeline.reports.cli_commands import date_argument
+from listory_pipeline.cli_arguments import date_argument
 
 EXPORT_FORMATS = ("parquet", "csv", "json", "spotify-extended")
 _DEFAULT_NAMES = {"parquet": "listens.parquet", "csv": "listens.csv", "json": "listens.json", "spotify-extended": "my_spotify_data.zip"}

@@ -10,21 +10,14 @@ Polars straight from core.* (reports.* need not be built for it).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from datetime import date
 from pathlib import Path
 
+from listory_pipeline.cli_arguments import date_argument, non_negative_int
+
 REPORT_KINDS = ("listens", "top-artists", "top-albums", "top-tracks", "top-genres")
 TIMEFRAMES = ("day", "week", "month", "year")
-
-
-def date_argument(text: str) -> date:
-    """An argparse type for YYYY-MM-DD (also used by `listory export`)."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
 
 
 def add_report_commands(subparsers) -> None:
@@ -46,7 +39,7 @@ def add_report_commands(subparsers) -> None:
         parser.add_argument("--to", dest="end", type=date_argument, required=True, help="last local date, YYYY-MM-DD (included)")
         parser.add_argument("--timeframe", choices=TIMEFRAMES, default="day", help="bucket size of `listens` (default day)")
         parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
-        parser.add_argument("--limit", type=int, default=None, help="rows to print at most (top lists; default all)")
+        parser.add_argument("--limit", type=non_negative_int, default=None, help="rows to print at most (top lists; default all)")
         parser.add_argument("--chart", metavar="FILE", help="also write a chart: .png, .svg or .html")
         parser.set_defaults(func=cmd_report)
 
@@ -89,6 +82,9 @@ def cmd_report(args) -> int:
     if path is None:
         print(f"no warehouse at {settings.published_warehouse_path}: crawl first (`listory demo` or `listory crawl`)", file=sys.stderr)
         return 2
+    if not _user_known(path, args.user):
+        print(f"unknown user {args.user!r}: no such user in the warehouse (see `listory users list`)", file=sys.stderr)
+        return 2
     frame = compute_report(path, args.report_kind, args.user, args.start, args.end, args.timeframe)
     if args.limit is not None and args.report_kind != "listens":
         frame = frame.head(args.limit)
@@ -103,6 +99,13 @@ def cmd_report(args) -> int:
         if frame.is_empty():
             print(f"(no listens of {args.user} from {args.start} to {args.end})")
     return 0
+
+
+def _user_known(path: Path, user_id: str) -> bool:
+    from listory_pipeline.publication.readers import reading_read_copy
+
+    with reading_read_copy(path) as conn:
+        return conn.execute("select count(*) from core.users where user_id = ?", [user_id]).fetchone()[0] > 0
 
 
 def write_chart(path: Path, kind: str, user_id: str, start: date, end: date, frame) -> None:

@@ -10,6 +10,7 @@ import getpass
 import sys
 from pathlib import Path
 
+from listory_pipeline.cli_arguments import port_number
 from listory_pipeline.settings import load_settings
 from listory_pipeline.texttable import format_table
 
@@ -355,7 +356,7 @@ def add_user_commands(sub) -> None:
         help="register a Spotify user through the browser (Authorization Code with PKCE, 127.0.0.1 redirect)",
         allow_abbrev=False,
     )
-    login.add_argument("--port", type=int, default=8888, help="loopback port of http://127.0.0.1:PORT/callback (default 8888)")
+    login.add_argument("--port", type=port_number, default=8888, help="loopback port of http://127.0.0.1:PORT/callback (default 8888)")
     login.add_argument("--timezone", help="IANA time zone of the user (default LISTORY_DEFAULT_TIMEZONE or UTC)")
     login.add_argument("--no-browser", action="store_true", help="only print the URL; never open a browser")
     login.add_argument("--client-id", help="the user's own Spotify app (default: this instance's app)")

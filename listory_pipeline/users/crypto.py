@@ -52,7 +52,8 @@ class SecretBox:
         except (ValueError, TypeError) as exc:
             raise SecretKeyError(
                 "the secret key is not a valid Fernet key (32 url-safe base64-encoded bytes); "
-                "generate one with `listory secret-key`"
+                "generate one with `python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"` "
+                "and set it as LISTORY_SECRET_KEY (tokens encrypted with another key cannot be read: log in again)"
             ) from exc
 
     def __repr__(self) -> str:

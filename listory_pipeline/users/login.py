@@ -152,6 +152,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         params = {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
         callback = self.server.receiver.offer(params)
+        if callback is REFUSED:
+            self._send(
+                400,
+                _page(
+                    "Not this login",
+                    "This request carried a wrong or missing state, so it does not answer the pending login; "
+                    "listory keeps waiting for Spotify's redirect.",
+                ),
+            )
+            return
         if callback is None:
             self._send(409, _page("Already handled", "This login has already finished; see the terminal."))
             return
@@ -176,10 +186,17 @@ class _ReceiverServer(ThreadingHTTPServer):
     receiver: "LoopbackReceiver"
 
 
-class LoopbackReceiver:
-    """A one-shot HTTP server on 127.0.0.1 that hands the first redirect to /callback to the flow."""
+REFUSED = Callback({})  # what `offer` returns for a redirect that does not carry the login's state
 
-    def __init__(self, port: int = DEFAULT_PORT) -> None:
+
+class LoopbackReceiver:
+    """A one-shot HTTP server on 127.0.0.1 that hands the first redirect to /callback to the flow.
+
+    With `expected_state`, a request to /callback without that state is answered at once and
+    does not count: any local program can reach the port, and must not abort a pending login.
+    """
+
+    def __init__(self, port: int = DEFAULT_PORT, expected_state: str | None = None) -> None:
         try:
             self._server = _ReceiverServer((LOOPBACK_HOST, port), _Handler)
         except OSError as exc:
@@ -188,6 +205,8 @@ class LoopbackReceiver:
                 f"--port and add {redirect_uri_for(port if port else 8889)} to the app's redirect URIs"
             ) from None
         self._server.receiver = self
+        self._expected_state = expected_state
+        self.refused = 0
         self._lock = threading.Lock()
         self._taken = False
         self._offered: Callback | None = None
@@ -206,6 +225,9 @@ class LoopbackReceiver:
 
     def offer(self, params: dict[str, str]) -> Callback | None:
         with self._lock:
+            if self._expected_state is not None and not state_matches(params, self._expected_state):
+                self.refused += 1
+                return REFUSED
             if self._taken:
                 return None
             self._taken = True
@@ -217,8 +239,11 @@ class LoopbackReceiver:
         try:
             return self._callbacks.get(timeout=timeout)
         except queue.Empty:
+            refused = (
+                f" ({self.refused} request(s) with a wrong or missing `state` were refused)" if self.refused else ""
+            )
             raise LoginError(
-                f"no redirect reached {self.redirect_uri} within {timeout:.0f} s; nothing was registered. "
+                f"no redirect reached {self.redirect_uri} within {timeout:.0f} s{refused}; nothing was registered. "
                 "Run `listory login` again (and check the app's redirect URIs)."
             ) from None
 
@@ -250,10 +275,14 @@ def _open_in_background(open_browser: Callable[[str], None], url: str, echo: Cal
     threading.Thread(target=run, name="listory-login-browser", daemon=True).start()
 
 
+def state_matches(params: dict[str, str], expected_state: str) -> bool:
+    received = params.get("state")
+    return received is not None and hmac.compare_digest(received.encode(), expected_state.encode())
+
+
 def _check_callback(params: dict[str, str], expected_state: str) -> str:
     """The authorization code, once the redirect proved it answers our request."""
-    received = params.get("state")
-    if received is None or not hmac.compare_digest(received.encode(), expected_state.encode()):
+    if not state_matches(params, expected_state):
         raise LoginError(
             "the redirect carried a wrong or missing `state`, so it does not answer this login "
             "(a stale browser tab, or a forged request); nothing was registered. Run `listory login` again."
@@ -338,7 +367,7 @@ def run_login(
     registry = registry or runtime.user_registry(settings)
     code_verifier, code_challenge = make_pkce_pair()
     state = secrets.token_urlsafe(32)
-    with LoopbackReceiver(port) as receiver:
+    with LoopbackReceiver(port, expected_state=state) as receiver:
         url = authorize_url(app, receiver.redirect_uri, state, code_challenge, DEFAULT_SCOPES)
         echo(f"Log in to Spotify by opening this URL:\n\n  {url}\n")
         echo(f"Waiting up to {timeout:.0f} s for the redirect to {receiver.redirect_uri} ...")

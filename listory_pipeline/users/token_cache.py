@@ -2,8 +2,9 @@
 
 Every crawl is its own process; without a shared cache each one would ask
 Spotify's accounts service for a token, doubling the requests of a crawl. Tokens
-live an hour, so the cache sits beside the registry (same SQLite file, same key)
-and a crawl within the hour makes only its API call.
+live an hour, so the cache sits beside the registry (its own SQLite file,
+`token-cache.sqlite`, encrypted with the registry's key) and a crawl within the hour
+makes only its API call.
 """
 
 from __future__ import annotations

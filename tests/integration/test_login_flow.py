@@ -108,14 +108,28 @@ def test_login_as_another_user_with_a_time_zone(listory_home):
 
 
 @pytest.mark.parametrize("state", ["forged-state", None], ids=["wrong-state", "missing-state"])
-def test_a_wrong_or_missing_state_is_rejected_and_nothing_registered(listory_home, state):
+def test_a_wrong_or_missing_state_is_refused_and_nothing_registered(listory_home, state):
     browser = FakeBrowser(tamper=lambda location: _with_query(location, state=state))
-    with pytest.raises(LoginError, match="state"):
-        _login(listory_home, browser)
+    with pytest.raises(LoginError, match="1 request.* wrong or missing `state` were refused"):
+        run_login(listory_home.settings, runtime.spotify_app(listory_home.settings), 0, browser, 2.0, echo=lambda s: None)
     page = browser.page
-    assert page.status_code == 400 and "Login failed" in page.text and "state" in page.text
+    assert page.status_code == 400 and "Not this login" in page.text and "state" in page.text
     assert listory_home.registry.list() == []
     assert listory_home.simulator.stats()["by_endpoint"].get("token", 0) == 0  # the code was never exchanged
+
+
+def test_a_stray_callback_does_not_abort_the_pending_login(listory_home):
+    """Any local program can reach the port: a request with a wrong state is refused, the login goes on."""
+    stray: list[int] = []
+
+    def browser(url: str) -> None:
+        callback = dict(parse_qsl(urlsplit(url).query))["redirect_uri"]
+        stray.append(httpx.get(f"{callback}?code=x&state=guess", timeout=TIMEOUT).status_code)
+        FakeBrowser()(url)
+
+    result = run_login(listory_home.settings, runtime.spotify_app(listory_home.settings), 0, browser, TIMEOUT, echo=lambda s: None)
+    assert stray == [400]
+    assert result.user.user_id == "sim-alice"
 
 
 def test_a_denied_authorization_is_reported(listory_home):

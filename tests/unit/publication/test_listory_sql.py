@@ -66,5 +66,6 @@ def test_it_cannot_write_files_read_others_or_change_data(home, capsys, query):
 
 
 def test_a_negative_limit_is_refused(home, capsys):
-    assert main(["sql", "select 1", "--limit", "-1"]) == 2
-    assert "--limit" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["sql", "select 1", "--limit", "-1"])
+    assert exited.value.code == 2 and "must be 0 or more" in capsys.readouterr().err
