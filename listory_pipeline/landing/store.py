@@ -27,6 +27,9 @@ from typing import Any, Iterator
 
 LANDING_FORMAT = 1
 KIND = "recently_played"
+# 50 full track objects are a few hundred KB; a file far larger is not an answer of that endpoint
+MAX_PULL_BYTES = 16 * 1024 * 1024
+_PULL_NAME = re.compile(r"^\d{8}T\d{6,12}Z(-[0-9a-f]+)?$")
 _SAFE_USER = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -88,7 +91,12 @@ class LandingZone:
             "request_counts": request_counts or {},
             "payload": payload,
         }
-        data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        try:
+            data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # Text that is not valid Unicode (a lone surrogate escape in the answer): kept exactly,
+            # as JSON escapes, for the loader to reject by name.
+            data = json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode("ascii")
         with open(temp_path, "xb") as handle:
             handle.write(data)
             handle.flush()
@@ -123,6 +131,8 @@ class LandingZone:
             if since_day is not None and day < since_day:
                 continue
             for path in sorted(day_dir.glob("*.json")):
+                if not _PULL_NAME.match(path.stem):
+                    continue  # not a pull the landing zone wrote (a backup, a copy): never loaded
                 if path.stem < since_stem:
                     continue
                 fetched_at = datetime.strptime(path.stem.split("-")[0], "%Y%m%dT%H%M%S%fZ").replace(
@@ -146,9 +156,16 @@ class LandingZone:
 def read_pull(path: Path) -> dict[str, Any]:
     """The landed document, checked for the envelope fields the loader relies on."""
     try:
+        size = path.stat().st_size
+        if size > MAX_PULL_BYTES:
+            raise LandingError(
+                f"landed pull {path} is {size:,} bytes, more than any recently-played answer ({MAX_PULL_BYTES:,} at most)"
+            )
         document = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise LandingError(f"landed pull {path} is not readable JSON: {exc}") from exc
+    except RecursionError:
+        raise LandingError(f"landed pull {path} is nested too deeply to be a recently-played answer") from None
     if not isinstance(document, dict):
         raise LandingError(f"landed pull {path} is not a JSON object")
     for key in ("format", "user_id", "fetched_at", "payload"):

@@ -48,6 +48,8 @@ class LoadResult:
     new_listens: int = 0
     newest_played_at: datetime | None = None
     possible_gap: bool = False
+    # plays dated after their pull's fetch (beyond the clock-skew allowance): not stored
+    future_plays: list[str] = field(default_factory=list)
     # gaps recorded for the user so far: still open, and filled by an imported export
     open_gaps: int = 0
     filled_gaps: int = 0
@@ -150,8 +152,18 @@ def load_user_pulls(
                 result.pulls_rejected.append((pull.pull_id, str(exc)))
                 outcomes.append(_outcome(pull, 0, "rejected", str(exc)))
                 continue
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+                # A shape the checks above did not foresee: still this pull's fault, never the queue's.
+                error = f"pull {pull.pull_id} cannot be read as a play history ({type(exc).__name__}: {exc})"
+                result.pulls_rejected.append((pull.pull_id, error))
+                outcomes.append(_outcome(pull, 0, "rejected", error))
+                continue
             parsed.append(one)
-            outcomes.append(_outcome(pull, len(one.listens), "loaded", None))
+            note = None
+            if one.future_plays:
+                result.future_plays.extend(f"{pull.pull_id}: {play}" for play in one.future_plays)
+                note = f"{len(one.future_plays)} play(s) dated after the fetch not stored: " + ", ".join(one.future_plays)
+            outcomes.append(_outcome(pull, len(one.listens), "loaded", note))
         previous_newest_rows = warehouse.read(_SQL["select_newest_played_at"], {"user_id": user.user_id})
         previous_newest = previous_newest_rows[0][0] if previous_newest_rows else None
         gaps = detect_gaps(previous_newest, parsed)

@@ -184,6 +184,10 @@ def load_core_from_landing(
                 "history import %s: %s, %s new listens, %s matched stored plays, %s skips",
                 one.import_id, one.outcome, one.listens_new, one.listens_matched, one.skips_new,
             )
+    if result.future_plays:
+        context.log.warning(
+            "%s play(s) dated after their fetch were not stored: %s", len(result.future_plays), "; ".join(result.future_plays)
+        )
     if result.possible_gap:
         context.log.warning(
             "possible gap for %s: a full pull of 50 plays is entirely newer than the stored listens", user_id
@@ -195,6 +199,7 @@ def load_core_from_landing(
             "plays_in_pulls": result.plays_in_pulls,
             "pulls_loaded": result.pulls_loaded,
             "pulls_rejected": len(result.pulls_rejected),
+            "future_plays_not_stored": len(result.future_plays),
             "newest_played_at": result.newest_played_at.isoformat() if result.newest_played_at else "",
             "possible_gap": result.possible_gap,
             "open_gaps": result.open_gaps,
