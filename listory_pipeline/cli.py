@@ -344,8 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         from listory_pipeline.publication.snapshot import adopt_legacy_warehouse
+        from listory_pipeline.settings import keep_private
 
-        adopt_legacy_warehouse(load_settings().publication)  # a home from before the read copy
+        settings = load_settings()
+        keep_private(settings)
+        adopt_legacy_warehouse(settings.publication)  # a home from before the read copy
         code = args.func(args)
         if getattr(args, "writes_warehouse", False):
             _publish_what_was_written()

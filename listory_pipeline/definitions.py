@@ -11,6 +11,9 @@ from listory_pipeline.defs.history.jobs import import_history_job, resolve_impor
 from listory_pipeline.defs.history.sensors import history_drop_sensor, track_resolution_sensor
 from listory_pipeline.defs.publication.sensors import warehouse_publish_sensor
 from listory_pipeline.defs.resources import build_resources
+from listory_pipeline.settings import keep_private
+
+keep_private()  # whoever starts this code location (daemon, webserver, run worker): files stay private
 
 defs = Definitions(
     assets=[landing_recently_played, load_core_from_landing, artist_genres, landing_extended_history, imported_track_catalog],

@@ -15,6 +15,9 @@ from listory_pipeline.defs.reports.assets import listory_dbt_models, report_char
 from listory_pipeline.defs.reports.resources import build_report_resources
 from listory_pipeline.defs.reports.schedules import build_reports_job, reports_hourly_schedule
 from listory_pipeline.defs.reports.sensors import history_reports_sensor
+from listory_pipeline.settings import keep_private
+
+keep_private()  # whoever starts this code location (daemon, webserver, run worker): files stay private
 
 defs = Definitions(
     assets=[listory_dbt_models, report_charts],

@@ -139,6 +139,23 @@ class Settings:
         return self.home / "dagster"
 
 
+PRIVATE_UMASK = 0o077
+
+
+def keep_private(settings: Settings | None = None) -> None:
+    """Files this process creates are its user's alone (0600, folders 0700), whatever the umask.
+
+    LISTORY_HOME holds refresh tokens, the key that decrypts them and every play: no other
+    local user may read it or plant pulls in it. The home folder itself is made 0700 (which
+    also covers files older versions wrote more openly), and the umask is set for this
+    process and everything it starts (Dagster's webserver, daemon, code servers, run workers).
+    """
+    os.umask(PRIVATE_UMASK)
+    if settings is not None:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.home, 0o700)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read the settings from the environment (or a given mapping, for tests)."""
     env = dict(os.environ if environ is None else environ)

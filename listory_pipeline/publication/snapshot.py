@@ -34,7 +34,7 @@ STATE_FILE = "publication.json"
 TRAILING_CHECK_SECONDS = 10
 TRAILING_AGE_FACTOR = 2.0
 _TEMP_PREFIX = ".publishing-"
-_PUBLISHED_MODE = 0o444  # a read-write open fails for everyone but root: the copy is for reading
+_PUBLISHED_MODE = 0o400  # read-only for its owner (LISTORY_HOME is private): a read-write open fails except as root
 
 
 class PublicationError(RuntimeError):

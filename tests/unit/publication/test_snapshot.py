@@ -52,7 +52,7 @@ def test_a_write_session_publishes_and_a_held_connection_keeps_its_snapshot(publ
     assert _users(publication.published_path) == ["ann", "bob"]
     assert read_state(publication).generation == 2
     assert not os.access(publication.published_path, os.W_OK) or os.geteuid() == 0
-    assert oct(publication.published_path.stat().st_mode & 0o777) == "0o444"
+    assert oct(publication.published_path.stat().st_mode & 0o777) == "0o400"
 
 
 def test_nothing_changed_means_no_copy(publication):
