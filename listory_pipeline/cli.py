@@ -250,25 +250,20 @@ def cmd_sql(args) -> int:
 
 def cmd_ui(args) -> int:
     import os
-    import signal
-    import subprocess
 
     from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.runner.supervise import start_in_own_group, supervise
     from listory_pipeline.publication.readers import connection_help
 
     settings = load_settings()
     home = ensure_dagster_home(settings)
     print("\n".join(connection_help(settings)), flush=True)
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    command = ["dagster", "dev", "-h", args.host, "-p", str(args.port)]
+    # the interpreter running us, not whatever `dagster` PATH finds: a service has no venv on PATH
+    command = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
     command += ["-w", str(workspace)] if workspace.exists() else ["-m", "listory_pipeline.definitions"]
     print(f"DAGSTER_HOME={home}\n$ {' '.join(command)}", flush=True)
-    process = subprocess.Popen(command, env=dict(os.environ), start_new_session=True)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        os.killpg(process.pid, signal.SIGTERM)
-        return process.wait()
+    return supervise(start_in_own_group(command, dict(os.environ)))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Run machinery: the processes `listory ui` starts and how they stop."""
