@@ -15,23 +15,12 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from listory_pipeline.landing.store import LandingZone
 from listory_pipeline.warehouse.connection import open_warehouse
 from listory_pipeline.warehouse.loader import UserRow, load_user_pulls
 from tests.support.payloads import T0, play, plays_every, recently_played
 
 USER = UserRow("alice", "Alice", "UTC", "active")
 FETCHED = T0 + timedelta(hours=4)
-
-
-@pytest.fixture()
-def landing(tmp_path):
-    return LandingZone(tmp_path / "landing")
-
-
-@pytest.fixture()
-def db_path(tmp_path):
-    return tmp_path / "warehouse.duckdb"
 
 
 def _load(db_path, landing):

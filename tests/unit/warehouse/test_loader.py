@@ -15,16 +15,6 @@ from tests.support.payloads import T0, play, plays_every, recently_played
 USER = UserRow("alice", "Alice", "Europe/Berlin", "active")
 
 
-@pytest.fixture()
-def landing(tmp_path):
-    return LandingZone(tmp_path / "landing")
-
-
-@pytest.fixture()
-def db_path(tmp_path):
-    return tmp_path / "warehouse.duckdb"
-
-
 def _load(db_path, landing, user=USER, now=None):
     with open_warehouse(db_path) as warehouse:
         return load_user_pulls(warehouse, landing, user, now=now or T0 + timedelta(hours=5))
