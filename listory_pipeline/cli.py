@@ -321,14 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _publish_what_was_written() -> None:
+def _publish_what_was_written(settings) -> None:
     """After a command that writes, readers see its writes at once instead of within the interval."""
     from listory_pipeline.publication.readers import publish_after_writes
     from listory_pipeline.publication.snapshot import PublicationError
     from listory_pipeline.warehouse.connection import WarehouseLockedError
 
     try:
-        publish_after_writes(load_settings())
+        publish_after_writes(settings)
     except WarehouseLockedError:
         print("(the read copy is republished by the next pipeline write: the warehouse is busy)", file=sys.stderr)
     except PublicationError as exc:
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         adopt_legacy_warehouse(settings.publication)  # a home from before the read copy
         code = args.func(args)
         if getattr(args, "writes_warehouse", False):
-            _publish_what_was_written()
+            _publish_what_was_written(settings)
         return code
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

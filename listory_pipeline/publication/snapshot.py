@@ -54,6 +54,10 @@ class Publication:
         return self.writer_path.with_name(STATE_FILE)
 
 
+def _wal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
 @dataclass(frozen=True)
 class PublishedState:
     """What the current read copy was taken from, so an unchanged warehouse is not copied again."""
@@ -61,8 +65,7 @@ class PublishedState:
     generation: int
     published_at: float  # unix seconds
     source_mtime_ns: int
-    source_size: int
-    bytes: int
+    source_size: int  # also the copy's size
     seconds: float
 
 
@@ -97,9 +100,7 @@ def is_stale(publication: Publication) -> bool:
     state = read_state(publication)
     if state is None or not publication.published_path.exists():
         return True
-    return (state.source_mtime_ns, state.source_size) != signature or publication.writer_path.with_name(
-        publication.writer_path.name + ".wal"
-    ).exists()
+    return (state.source_mtime_ns, state.source_size) != signature or _wal_of(publication.writer_path).exists()
 
 
 def is_due(publication: Publication, *, now: float | None = None, min_age_seconds: float | None = None) -> bool:
@@ -139,9 +140,9 @@ def adopt_legacy_warehouse(publication: Publication) -> bool:
         return False
     publication.writer_path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(publication.published_path, publication.writer_path)
-    legacy_wal = publication.published_path.with_name(publication.published_path.name + ".wal")
+    legacy_wal = _wal_of(publication.published_path)
     if legacy_wal.exists():
-        os.replace(legacy_wal, publication.writer_path.with_name(publication.writer_path.name + ".wal"))
+        os.replace(legacy_wal, _wal_of(publication.writer_path))
     return True
 
 
@@ -156,7 +157,9 @@ def publish_from(publication: Publication, conn: "duckdb.DuckDBPyConnection", *,
     signature = _source_signature(publication.writer_path)
     if signature is None:
         raise PublicationError(f"{publication.writer_path} does not exist: nothing to publish")
-    if state is None and publication.published_path.exists():
+    # Ours or not is told by the state file being there, not by it parsing: a torn one only
+    # means "publish again".
+    if not publication.state_path.exists() and publication.published_path.exists():
         raise PublicationError(
             f"{publication.published_path} exists but was not published by the pipeline "
             f"({publication.state_path} is missing), so replacing it could lose data: if it holds "
@@ -185,7 +188,6 @@ def publish_from(publication: Publication, conn: "duckdb.DuckDBPyConnection", *,
         published_at=time.time(),
         source_mtime_ns=signature[0],
         source_size=signature[1],
-        bytes=signature[1],
         seconds=round(time.perf_counter() - started, 4),
     )
     _write_state(publication, published)

@@ -84,13 +84,13 @@ def _require(container: Any, key: str, where: str, kind: type | tuple[type, ...]
     return _checked(value, key, where)
 
 
-def _optional(container: Any, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+def _optional(container: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     """The value when it has the type; absent or another type is None (these fields are extras)."""
     if not isinstance(container, dict):
         return None
     value = container.get(key)
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return _checked(value, key, where or "item")
+        return _checked(value, key, where)
     return None
 
 

@@ -31,7 +31,7 @@ def warehouse_publish_sensor(context: SensorEvaluationContext, warehouse: Wareho
     except WarehouseLockedError:
         return SkipReason("a pipeline writer holds the warehouse; it publishes when due")
     if published is not None:
-        context.log.info("published generation %s (%s bytes) in %.2f s", published.generation, published.bytes, published.seconds)
+        context.log.info("published generation %s (%s bytes) in %.2f s", published.generation, published.source_size, published.seconds)
         return SkipReason(f"published generation {published.generation} in {published.seconds:.2f} s")
     state = read_state(publication)
     if state is None:

@@ -115,6 +115,14 @@ def test_a_foreign_file_where_readers_look_is_never_replaced(publication):
         assert conn.execute("select answer from mine").fetchone() == (42,)
 
 
+def test_a_torn_state_file_means_publish_again(publication):
+    _add_user(publication, "ann")
+    publication.state_path.write_text("{not json")
+    _add_user(publication, "bob")
+    assert _users(publication.published_path) == ["ann", "bob"]
+    assert read_state(publication) is not None
+
+
 def test_a_copy_left_half_written_is_cleaned_up(publication):
     _add_user(publication, "ann")
     leftover = publication.published_path.with_name(".publishing-999-warehouse.duckdb")
