@@ -50,9 +50,9 @@ def main() -> int:
     from dagster._serdes import serialize_value
 
     from listory_pipeline import runtime
-    from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.runner.instance import ensure_dagster_home
     from listory_pipeline.definitions import defs
-    from listory_pipeline.run_launcher import CPU_TAG
+    from listory_pipeline.runner.launcher import CPU_TAG
     from listory_pipeline.settings import load_settings
     from listory_pipeline.spotify.simulator import Simulator, SimulatorConfig, SimulatorServer
 

@@ -39,7 +39,7 @@ def main() -> int:
         os.environ.update(env)
         from dagster import DagsterInstance
 
-        from listory_pipeline.dagster_home import ensure_dagster_home
+        from listory_pipeline.runner.instance import ensure_dagster_home
         from listory_pipeline.settings import load_settings
 
         ensure_dagster_home(load_settings())

@@ -197,7 +197,7 @@ def dagster_report_run(home: Path, dagster_home: Path) -> dict[str, float]:
     """
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.runner.instance import ensure_dagster_home
 
     os.environ["LISTORY_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)

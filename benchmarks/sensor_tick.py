@@ -30,7 +30,7 @@ def measure(size: int) -> tuple[float, float]:
     from dagster import AssetKey, AssetMaterialization, DagsterInstance, build_sensor_context
 
     from listory_pipeline import runtime
-    from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.runner.instance import ensure_dagster_home
     from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
     from listory_pipeline.defs.resources import RegistryResource
     from listory_pipeline.settings import load_settings

@@ -25,7 +25,7 @@ def _execute_crawls(settings, user_ids: list[str]) -> list[tuple[str, bool, dict
     """Run crawl_user_job once per user on the embedded instance, so runs show in the UI later."""
     from dagster import DagsterInstance
 
-    from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.runner.instance import ensure_dagster_home
     from listory_pipeline.definitions import defs
     from listory_pipeline.defs.partitions import spotify_users
 
@@ -251,7 +251,7 @@ def cmd_sql(args) -> int:
 def cmd_ui(args) -> int:
     import os
 
-    from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.runner.instance import ensure_dagster_home
     from listory_pipeline.runner.supervise import start_in_own_group, supervise
     from listory_pipeline.publication.readers import connection_help
 

@@ -13,10 +13,10 @@ from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.launcher.base import LaunchRunContext
 
-from listory_pipeline.dagster_home import ensure_dagster_home
 from listory_pipeline.definitions import defs
 from listory_pipeline.reports.project import DBT_PROJECT_DIR
-from listory_pipeline.run_launcher import CPU_TAG, CRAWL_PRELOAD, PID_TAG, ForkserverRunLauncher, preload_for
+from listory_pipeline.runner.instance import ensure_dagster_home
+from listory_pipeline.runner.launcher import CPU_TAG, CRAWL_PRELOAD, PID_TAG, ForkserverRunLauncher, preload_for
 from listory_pipeline.settings import load_settings
 from listory_pipeline.warehouse.connection import open_warehouse
 
@@ -82,7 +82,7 @@ def test_the_reports_fork_server_preload_parses_and_warms_dbt(tmp_path):
     # what the fork server does before the first fork; a forked report run then finds dbt warm,
     # and no thread is running when it forks
     probe = (
-        "import listory_pipeline.run_worker_preload_reports, sys; "
+        "import listory_pipeline.runner.preload_reports, sys; "
         "from listory_pipeline.reports import dbt_runner; from listory_pipeline.settings import load_settings; "
         "import os; threads = len(os.listdir('/proc/self/task')); "
         "sys.exit(0 if dbt_runner.is_warm(load_settings()) and 'listory_pipeline.reports_definitions' in sys.modules "
@@ -96,7 +96,7 @@ def test_the_reports_fork_server_preload_parses_and_warms_dbt(tmp_path):
 
 
 def test_the_crawl_fork_server_stays_free_of_dbt(tmp_path):
-    probe = "import sys, listory_pipeline.run_worker_preload; sys.exit(3 if 'dbt' in sys.modules else 0)"
+    probe = "import sys, listory_pipeline.runner.preload_crawl; sys.exit(3 if 'dbt' in sys.modules else 0)"
     env = {**os.environ, "LISTORY_HOME": str(tmp_path / "home")}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -111,7 +111,7 @@ def test_crawl_and_report_runs_fork_from_their_own_servers():
             self.job_code_origin = repository.get_reconstructable_job(job).get_python_origin()
 
     assert preload_for(Run(crawl, "crawl_user_job")) == CRAWL_PRELOAD
-    assert preload_for(Run(reports, "build_reports_job")) == ["listory_pipeline.run_worker_preload_reports"]
+    assert preload_for(Run(reports, "build_reports_job")) == ["listory_pipeline.runner.preload_reports"]
 
 
 def test_a_report_run_is_built_by_a_forked_worker(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from listory_pipeline.defs.partitions import spotify_users
 
 
 def record_cli_import(settings, user_id: str, landed, loaded, resolution, *, reports_built: bool) -> None:
-    from listory_pipeline.dagster_home import ensure_dagster_home
+    from listory_pipeline.runner.instance import ensure_dagster_home
 
     ensure_dagster_home(settings)
     export = landed.export

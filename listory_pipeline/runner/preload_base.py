@@ -1,4 +1,4 @@
-"""What every fork server imports before its first fork (listory_pipeline/run_launcher.py):
+"""What every fork server imports before its first fork (listory_pipeline/runner/launcher.py):
 dagster's execution and storage layers and the CLI run-worker body."""
 
 import dagster._cli.api  # noqa: F401

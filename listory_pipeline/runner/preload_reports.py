@@ -1,12 +1,12 @@
 """What the reports fork server does once, so forked report runs don't: import dagster's
-run-worker layers (run_worker_preload_base) and the reports code location, import dbt, parse
+run-worker layers (preload_base) and the reports code location, import dbt, parse
 the project and build it once into a scratch warehouse (listory_pipeline/reports/dbt_runner.py).
 A report run forked from here starts running models at once."""
 
 import gc
 import sys
 
-from listory_pipeline.run_worker_preload_base import preload_settings
+from listory_pipeline.runner.preload_base import preload_settings
 
 
 def _warm_reports() -> None:

@@ -17,7 +17,7 @@ starts running models at once; see listory_pipeline/reports/dbt_runner.py).
 Configure it in dagster.yaml:
 
     run_launcher:
-      module: listory_pipeline.run_launcher
+      module: listory_pipeline.runner.launcher
       class: ForkserverRunLauncher
 
 It runs the job from the run's Python origin (the code location's module),
@@ -47,8 +47,8 @@ CPU_TAG = "listory/run_worker_cpu_seconds"
 # What each fork server imports before its first fork, by the module of the run's code location.
 # Report runs get their own server: it imports dbt and parses the project (~5 s at start-up),
 # which the crawl server must not wait for (a new user's first crawl) nor carry.
-CRAWL_PRELOAD = ["listory_pipeline.run_worker_preload"]
-PRELOAD_BY_LOCATION = {"listory_pipeline.reports_definitions": ["listory_pipeline.run_worker_preload_reports"]}
+CRAWL_PRELOAD = ["listory_pipeline.runner.preload_crawl"]
+PRELOAD_BY_LOCATION = {"listory_pipeline.reports_definitions": ["listory_pipeline.runner.preload_reports"]}
 
 
 class _ServerPopen(popen_forkserver.Popen):

@@ -1,10 +1,10 @@
 """What the crawl fork server loads once, so forked crawl runs don't: dagster's run-worker
-layers (run_worker_preload_base), the crawl code location and the embedded simulator's catalog."""
+layers (preload_base), the crawl code location and the embedded simulator's catalog."""
 
 import gc
 
 import listory_pipeline.definitions  # noqa: F401
-from listory_pipeline.run_worker_preload_base import preload_settings
+from listory_pipeline.runner.preload_base import preload_settings
 
 
 def _warm_embedded_simulator() -> None:
