@@ -25,9 +25,10 @@ def _execute_crawls(settings, user_ids: list[str]) -> list[tuple[str, bool, dict
     """Run crawl_user_job once per user on the embedded instance, so runs show in the UI later."""
     from dagster import DagsterInstance
 
-    from listory_pipeline.runner.instance import ensure_dagster_home
     from listory_pipeline.definitions import defs
     from listory_pipeline.defs.partitions import spotify_users
+    from listory_pipeline.defs.run_results import failure_reason, materialized_metadata
+    from listory_pipeline.runner.instance import ensure_dagster_home
 
     ensure_dagster_home(settings)
     job = defs.resolve_job_def("crawl_user_job")
@@ -42,41 +43,12 @@ def _execute_crawls(settings, user_ids: list[str]) -> list[tuple[str, bool, dict
             result = job.execute_in_process(
                 instance=instance, partition_key=user_id, raise_on_error=False, run_config=_QUIET_RUN_CONFIG
             )
-            metadata = {}
-            for event in result.all_events:
-                materialization = event.event_specific_data.materialization if event.is_step_materialization else None
-                if materialization is not None:
-                    for key, value in materialization.metadata.items():
-                        metadata[f"{materialization.asset_key.to_user_string()}:{key}"] = value.value
+            metadata = materialized_metadata(result)
             if not result.success:
                 metadata["failure"] = failure_reason(result)
                 print(f"    failed: {metadata['failure']}", file=sys.stderr)
             outcomes.append((user_id, result.success, metadata))
     return outcomes
-
-
-def failure_reason(result) -> str:
-    """One line saying why a run failed: its first failed step's error, else the run's own message.
-
-    A run can fail without a failed step (a resource that cannot start, a run-level error), so
-    step failure data is read only from STEP_FAILURE events.
-    """
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            # Dagster wraps the step's own exception; say that one, not its wrapper or its cause
-            while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
-                error = error.cause
-            return _first_line(error.message)
-    for event in result.all_events:
-        if event.is_run_failure:
-            return _first_line(event.message or "the run failed")
-    return "the run failed"
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
-    return lines[0] if lines else "the run failed"
 
 
 def _print_summary(settings) -> None:
@@ -100,17 +72,63 @@ def _print_summary(settings) -> None:
     print(format_table(["played at (UTC)", "user", "track", "artists"], [(f"{p:%Y-%m-%d %H:%M:%S}", u, t, a) for p, u, t, a in summary.newest]))
 
 
-def build_and_show_reports(settings, user_id: str, preset: str = "last_7_days") -> bool:
-    """Build reports.* as the hourly schedule would, and show one of them; True when built."""
-    from listory_pipeline.reports.build import build_reports
+def import_simulated_past(settings, user_id: str, days: int = 365) -> dict | None:
+    """Import a year of `user_id`'s simulated Spotify export as a run of import_history_job.
+
+    The demo's first user then has a past (reports from a year back, the import assets
+    materialized in the UI) without a second command. Returns the run's materialization
+    metadata, or None (with the reason printed) when the run failed.
+    """
+    import tempfile
+    from datetime import datetime, timedelta, timezone
+
+    from dagster import DagsterInstance
+
+    from listory_pipeline import runtime
+    from listory_pipeline.definitions import defs
+    from listory_pipeline.defs.run_results import failure_reason, materialized_metadata
+    from listory_pipeline.spotify.simulator.export import export_entries, write_extended_export
+
+    simulator = runtime.embedded_simulator(settings).simulator
+    end = datetime.now(timezone.utc) - timedelta(days=2)  # Spotify's export lags a few days behind
+    entries, _ = export_entries(simulator, user_id, end - timedelta(days=days), end)
+    print(f"\nImporting {user_id}'s past ({len(entries):,} export entries, {days} days to {end:%Y-%m-%d}) "
+          "as a Dagster run of import_history_job ...", flush=True)
+    with tempfile.TemporaryDirectory(dir=settings.home) as folder, DagsterInstance.get() as instance:
+        export = write_extended_export(entries, Path(folder) / "my_spotify_data.zip")
+        result = defs.resolve_job_def("import_history_job").execute_in_process(
+            instance=instance,
+            partition_key=user_id,
+            raise_on_error=False,
+            run_config={**_QUIET_RUN_CONFIG, "ops": {"landing__extended_history": {"config": {"paths": [str(export)]}}}},
+            tags={"listory/launched_by": "listory demo"},
+        )
+    if not result.success:
+        print(f"    import failed: {failure_reason(result)}", file=sys.stderr)
+        return None
+    metadata = materialized_metadata(result)
+    print(
+        f"Imported {metadata.get('core/listens:history_listens_new', 0):,} listens of the past; "
+        f"resolved {metadata.get('core/imported_track_catalog:resolved_tracks', 0):,} tracks "
+        f"with {metadata.get('core/imported_track_catalog:track_requests', 0)} Spotify requests"
+    )
+    return metadata
+
+
+def build_and_show_reports(settings, user_id: str, preset: str = "last_7_days", *, launched_by: str = "listory demo") -> bool:
+    """Build reports.* as the hourly schedule would (a Dagster run), and show one of them; True when built."""
+    from listory_pipeline.defs.reports.cli_run import build_reports_as_run
     from listory_pipeline.warehouse.summary import top_artists
 
-    print("\nBuilding reports.* with dbt ...", flush=True)
-    result = build_reports(settings, quiet=True)
+    print("\nBuilding reports.* with dbt, as a Dagster run of build_reports_job ...", flush=True)
+    result = build_reports_as_run(settings, launched_by=launched_by, quiet=True)
     if not result.success:
         print("report build failed: " + "; ".join(result.failures), file=sys.stderr)
         return False
-    print(f"Built {len(result.row_counts)} report tables in {result.seconds:.1f} s")
+    print(
+        f"Built {len(result.row_counts)} report tables in {result.seconds:.1f} s "
+        f"(run {result.run_id[:8]}: {result.materialized} assets materialized, {result.checks_passed} checks passed)"
+    )
     rows = top_artists(settings.published_warehouse_path, user_id, preset, limit=5)
     print(f"\nreports.top_artists, {user_id}, {preset}:")
     print(format_table(["rank", "artist", "listens", "minutes", "rank change"], rows))
@@ -154,16 +172,18 @@ def cmd_demo(args) -> int:
             ],
         )
     )
+    imported = import_simulated_past(settings, accounts[0]["user_id"]) if args.history else {}
+    publish_after_writes(settings)
     _print_summary(settings)
-    if args.reports:
-        build_and_show_reports(settings, accounts[0]["user_id"])
+    built = build_and_show_reports(settings, accounts[0]["user_id"]) if args.reports else True
     print()
     print("\n".join(connection_help(settings)))
     print()
-    print(f"Their past: uv run listory simulator-export --user {accounts[0]['user_id']} --out my_spotify_data.zip"
-          f" && uv run listory import-history --user {accounts[0]['user_id']} my_spotify_data.zip")
+    other = accounts[-1]["user_id"]
+    print(f"A past of your own: uv run listory import-history --user <you> my_spotify_data.zip"
+          f"   (simulated: uv run listory simulator-export --user {other} --out my_spotify_data.zip)")
     print("See it:    uv run listory ui   (Dagster UI on http://127.0.0.1:3000)")
-    return 0 if all(ok for _, ok, _ in outcomes) else 1
+    return 0 if all(ok for _, ok, _ in outcomes) and imported is not None and built else 1
 
 
 def cmd_crawl(args) -> int:
@@ -272,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="register simulated users, crawl them through Dagster, show what was stored")
     demo.add_argument("--users", type=int, default=3, help="how many simulated users to crawl (default 3)")
+    demo.add_argument("--no-history", dest="history", action="store_false", help="skip importing the first user's simulated past")
     demo.add_argument("--no-reports", dest="reports", action="store_false", help="skip building reports.* afterwards")
     demo.set_defaults(func=cmd_demo, writes_warehouse=True)
 

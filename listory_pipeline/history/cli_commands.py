@@ -110,7 +110,7 @@ def cmd_import_history(args) -> int:
     if args.reports and not failed and loaded.imports:
         from listory_pipeline.cli import build_and_show_reports
 
-        reports_built = build_and_show_reports(settings, user.user_id, preset="all_time")
+        reports_built = build_and_show_reports(settings, user.user_id, preset="all_time", launched_by="listory import-history")
     _record_in_dagster(settings, user.user_id, landed, loaded, resolution, reports_built=reports_built)
     return 1 if failed else 0
 

@@ -4,7 +4,8 @@
     listory report listens|top-artists|top-albums|top-tracks|top-genres --user U --from D --to D
                    [--timeframe day|week|month|year] [--format table|csv|json] [--chart out.png|out.svg|out.html]
 
-`reports build` runs dbt over the configured warehouse; `report …` computes any date range with
+`reports build` runs dbt over the configured warehouse as a Dagster run of `build_reports_job`
+(defs/reports/cli_run.py), so the UI shows it like a scheduled build; `report …` computes any date range with
 Polars straight from core.* (reports.* need not be built for it).
 """
 
@@ -45,13 +46,16 @@ def add_report_commands(subparsers) -> None:
 
 
 def cmd_reports_build(args) -> int:
-    from listory_pipeline.reports.build import build_reports
+    from listory_pipeline.defs.reports.cli_run import build_reports_as_run
     from listory_pipeline.settings import load_settings
 
     settings = load_settings()
-    result = build_reports(settings, args.as_of, tests=args.tests)
-    print(f"\nWarehouse: {result.warehouse_path}")
-    print(f"As of: {result.as_of or 'each user local today'}; {result.seconds:.1f} s; dbt nodes: {result.node_counts}")
+    result = build_reports_as_run(settings, args.as_of, tests=args.tests)
+    print(f"\nWarehouse: {settings.warehouse_path} (readers: {settings.published_warehouse_path})")
+    print(
+        f"As of: {args.as_of or 'each user local today'}; {result.seconds:.1f} s; Dagster run {result.run_id}: "
+        f"{result.materialized} assets materialized, checks {result.checks_passed} passed, {result.checks_failed} failed"
+    )
     for table, count in result.row_counts.items():
         print(f"  reports.{table}: {count:,} rows")
     for failure in result.failures:

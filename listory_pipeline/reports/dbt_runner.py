@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from listory_pipeline.reports.build_lock import Waiting, home_build_lock
-from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_environment, prepare_target_path
+from listory_pipeline.reports.project import DBT_PROJECT_DIR, dbt_environment, dbt_target_path, prepare_target_path
 from listory_pipeline.settings import Settings
 
 # Folders of a dbt project that are dbt's output, not its input.
@@ -147,6 +149,44 @@ def parsed_project(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -> P
             if project_dir == DBT_PROJECT_DIR:  # keep the project itself, not one-off copies
                 _parsed = current
         return current
+
+
+def project_manifest_path(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """The manifest the reports code location defines its assets from (dagster-dbt's default place)."""
+    return project_dir / "target" / "manifest.json"
+
+
+def ensure_project_manifest(settings: Settings) -> Path:
+    """The project's own manifest, written from this process's parse when missing or older than a project file.
+
+    `dagster dev` parses the project on start; a process that imports the reports code location
+    otherwise (the CLI building reports as a Dagster run) would fail on a fresh clone. The parse
+    is the one the build then reuses, so it costs nothing extra.
+    """
+    manifest = project_manifest_path()
+    if manifest.exists() and manifest.stat().st_mtime_ns >= _newest_input_mtime_ns(DBT_PROJECT_DIR):
+        return manifest
+    parsed_project(settings)  # dbt writes its manifest.json into the home's target folder
+    written = dbt_target_path(settings) / "manifest.json"
+    try:
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        partial = manifest.with_name(f".manifest.json.{os.getpid()}.tmp")
+        shutil.copyfile(written, partial)
+        os.replace(partial, manifest)  # a code server reading it meanwhile sees the old one or the new one
+    except OSError as exc:
+        raise DbtParseError(
+            f"cannot write {manifest} ({exc.strerror}); run `uv run dbt parse --project-dir {DBT_PROJECT_DIR} "
+            f"--profiles-dir {DBT_PROJECT_DIR}` as the owner of the project folder"
+        ) from exc
+    return manifest
+
+
+def _newest_input_mtime_ns(project_dir: Path) -> int:
+    newest = 0
+    for path in project_dir.rglob("*"):
+        if path.relative_to(project_dir).parts[0] not in _OUTPUT_DIRS and path.is_file():
+            newest = max(newest, path.stat().st_mtime_ns)
+    return newest
 
 
 def is_warm(settings: Settings) -> bool:

@@ -23,7 +23,7 @@ def test_failed_crawls_are_reported_per_user_and_the_rest_still_run(tmp_path, mo
     monkeypatch.setenv("LISTORY_HOME", str(tmp_path / "home"))
     for name in ("DAGSTER_HOME", "LISTORY_SIMULATOR_URL", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    assert main(["demo", "--users", "2", "--no-reports"]) == 0
+    assert main(["demo", "--users", "2", "--no-reports", "--no-history"]) == 0
     capsys.readouterr()
     monkeypatch.setenv("LISTORY_WAREHOUSE_LOCK_WAIT_SECONDS", "1")
     writer = subprocess.Popen(

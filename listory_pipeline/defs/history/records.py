@@ -7,9 +7,9 @@ then reports the same materializations, so the UI shows the import in the assets
 
 from __future__ import annotations
 
-from dagster import AssetMaterialization, DagsterInstance, MetadataValue
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, MetadataValue
 
-from listory_pipeline.defs.crawl.assets import HISTORY_LANDING_KEY, LISTENS_KEY
+from listory_pipeline.defs.crawl.assets import FROM_HISTORY_ONLY, HISTORY_LANDING_KEY, LISTENS_KEY
 from listory_pipeline.defs.history.assets import IMPORTED_CATALOG_KEY
 from listory_pipeline.defs.partitions import spotify_users
 
@@ -51,6 +51,10 @@ def record_cli_import(settings, user_id: str, landed, loaded, resolution, *, rep
                     },
                 )
             )
+            for name in FROM_HISTORY_ONLY:  # the load step's other outputs, as the import job materializes them
+                instance.report_runless_asset_event(
+                    AssetMaterialization(asset_key=AssetKey(["core", name]), partition=user_id, metadata=source)
+                )
         if resolution is not None or loaded.imports:
             # Without a resolution here, every track the import brought is pending: the sensor resolves them.
             pending = resolution.pending_after if resolution is not None else sum(one.tracks_new for one in loaded.imports)

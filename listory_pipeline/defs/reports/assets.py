@@ -40,6 +40,10 @@ class ReportBuildConfig(Config):
         default=None,
         description="YYYY-MM-DD: build every report as of this date. Empty: each user's local today.",
     )
+    tests: bool = Field(
+        default=True,
+        description="Run dbt's data tests (the asset checks) and unit tests with the models; off: `dbt run`, the tables only.",
+    )
 
 
 @dbt_assets(
@@ -65,7 +69,7 @@ def listory_dbt_models(context: AssetExecutionContext, warehouse: WarehouseResou
     as_of = parse_as_of(config.as_of)
     context.log.info("building reports as of %s into %s", as_of or "each user's local today", settings.warehouse_path)
     # dbt holds the DuckDB file while it runs: collect its events, count rows once it is done
-    build = build_in_process(context, settings, as_of, ListoryDbtTranslator())
+    build = build_in_process(context, settings, as_of, ListoryDbtTranslator(), tests=config.tests)
     counts = table_row_counts(settings.warehouse_path)
     if build.outcome is not None and build.outcome.success:
         # readers get the whole build at once; a failed one waits for the next load's copy

@@ -39,14 +39,19 @@ class InProcessBuild:
 
 
 def build_in_process(
-    context: AssetExecutionContext, settings: Settings, as_of: date | None, translator: DagsterDbtTranslator
+    context: AssetExecutionContext,
+    settings: Settings,
+    as_of: date | None,
+    translator: DagsterDbtTranslator,
+    *,
+    tests: bool = True,
 ) -> InProcessBuild:
-    """`dbt build` of the step's selected models and checks, printing each node's result as it finishes."""
+    """`dbt build` of the step's selected models and checks (`dbt run` without tests), printing each node's result as it finishes."""
     params = get_updated_cli_invocation_params_for_context(
         context=context, manifest={}, dagster_dbt_translator=translator
     )
     project_dir = Path(params.dbt_project.project_dir) if params.dbt_project else DBT_PROJECT_DIR
-    command = ["build", "--no-use-colors", *params.selection_args]
+    command = ["build" if tests else "run", "--no-use-colors", *params.selection_args]
     if params.indirect_selection:
         command += ["--indirect-selection", params.indirect_selection]
     context.log.info("dbt %s (in this process, project parsed %s)", " ".join(command),

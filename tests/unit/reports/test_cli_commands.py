@@ -58,8 +58,19 @@ def test_report_rejects_a_reversed_range(home, capsys):
     assert run(["report", "top-tracks", "--user", "tokyo", "--from", "2027-01-04", "--to", "2027-01-01"]) == 2
 
 
-def test_reports_build_cli(home, capsys):
+def test_reports_build_cli_is_a_dagster_run_the_ui_shows(home, capsys):
+    from dagster import AssetKey, DagsterInstance
+
     # rebuilds the shared warehouse as of the same date: same tables, same answers afterwards
     assert run(["reports", "build", "--as-of", "2027-01-04"]) == 0
     out = capsys.readouterr().out
     assert "reports.top_artists:" in out and "reports.listens_report:" in out
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        [build] = instance.get_runs()
+        assert build.job_name == "build_reports_job" and build.is_success
+        assert build.tags["listory/launched_by"] == "listory reports build"
+        assert build.run_id in out
+        for key in (AssetKey(["reports", "top_artists"]), AssetKey(["reports", "charts"])):
+            [record] = instance.fetch_materializations(key, limit=1).records
+            assert record.run_id == build.run_id
+    assert "checks 0 passed" not in out and ", 0 failed" in out  # dbt's tests ran as the assets' checks
