@@ -32,6 +32,7 @@ _embedded: dict[tuple, "SimulatorServer"] = {}
 def embedded_simulator(settings: Settings) -> "SimulatorServer":
     """This process's simulator for these settings, started on first use."""
     from listory_pipeline.spotify.simulator import Simulator, SimulatorConfig, SimulatorServer
+    from listory_pipeline.spotify.simulator.simulator import DEFAULT_API_URL
 
     key = (settings.simulator_seed, settings.simulator_users, settings.simulator_bulk_refused)
     with _embedded_lock:
@@ -39,7 +40,8 @@ def embedded_simulator(settings: Settings) -> "SimulatorServer":
         if server is None:
             simulator = Simulator(SimulatorConfig(seed=settings.simulator_seed, n_users=settings.simulator_users))
             simulator.faults.bulk_refused = settings.simulator_bulk_refused
-            server = SimulatorServer(simulator, host="127.0.0.1", port=0)
+            # a new port in every run: its links name one fixed address, so equal answers stay equal
+            server = SimulatorServer(simulator, host="127.0.0.1", port=0, links_url=DEFAULT_API_URL)
             server.start()
             _embedded[key] = server
         return server

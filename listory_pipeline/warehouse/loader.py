@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from listory_pipeline.landing.store import LandedPull, LandingError, LandingZone, read_pull
+from listory_pipeline.landing.store import LandedPull, LandingError, LandingZone
 from listory_pipeline.sqlfiles import sql_file
 from listory_pipeline.warehouse.connection import Warehouse
 from listory_pipeline.warehouse.parse import MalformedPullError, ParsedPull, parse_recently_played
@@ -140,7 +140,7 @@ def load_user_pulls(
         outcomes: list[dict[str, Any]] = []
         for pull in pending:
             try:
-                document = read_pull(pull.path)
+                document = landing.read(pull)
                 if document["user_id"] != user.user_id:
                     raise MalformedPullError(
                         f"pull {pull.pull_id} belongs to {document['user_id']!r}, not {user.user_id!r}"

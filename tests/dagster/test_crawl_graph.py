@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import duckdb
 
 from listory_pipeline import runtime
@@ -43,7 +45,9 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
 
     # The same crawl again: the token is cached, nothing new, no catalog work.
     again = _crawl(crawl_env, user_id)
-    assert materialization_metadata(again, ["landing", "recently_played"])["spotify_requests"] == {"total": 1, "recently_played": 1}
+    landed_again = materialization_metadata(again, ["landing", "recently_played"])
+    assert landed_again["spotify_requests"] == {"total": 1, "recently_played": 1}
+    assert landing["repeat_of"] == "" and landed_again["repeat_of"] == landing["pull_id"]  # the same answer: one line, no copy
     assert materialization_metadata(again, ["core", "listens"])["new_listens"] == 0
     assert materialization_metadata(again, ["core", "artist_genres"])["spotify_requests"] == {}
 
@@ -82,8 +86,10 @@ def test_secrets_stay_out_of_logs_metadata_landing_and_warehouse(crawl_env, capl
             if entry.dagster_event is not None:
                 texts.append(repr(entry.dagster_event.event_specific_data))
     for path in crawl_env.home.rglob("*"):
-        if path.is_file() and path.suffix in {".json", ".yaml", ".log"}:
+        if path.is_file() and path.suffix in {".json", ".jsonl", ".yaml", ".log"}:
             texts.append(path.read_text(errors="replace"))
+        elif path.is_file() and path.suffix == ".gz":  # landed answers
+            texts.append(gzip.decompress(path.read_bytes()).decode(errors="replace"))
     with duckdb.connect(str(crawl_env.settings.warehouse_path), read_only=True) as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from listory_pipeline import crawl
-from listory_pipeline.landing.store import read_pull
 from listory_pipeline.warehouse.connection import WarehouseLockedError
 from tests.conftest import SIMULATOR_NOW
 from tests.integration.conftest import USER_ID
@@ -156,7 +155,7 @@ def test_polling_every_ten_minutes_stores_exactly_the_plays_that_happened(listor
     with listory_home.client() as client:  # one client throughout: its token expires every simulated hour
         session = listory_home.session(client, WALK_USER)
         first = crawl.land_recent_plays(session, landing, WALK_USER)
-        first_items = read_pull(first.pull.path)["payload"]["items"]
+        first_items = landing.read(first.pull)["payload"]["items"]
         oldest_first = min(datetime.fromisoformat(item["played_at"]) for item in first_items)
         for step in range(WALK_HOURS * 6 + 1):
             if step:
@@ -183,7 +182,7 @@ def test_polling_every_ten_minutes_stores_exactly_the_plays_that_happened(listor
     new_in_walk = [p for p, _ in truth_plays if p > SIMULATOR_NOW]
     late = [p for p in new_in_walk if simulator.visible_at(WALK_USER, p) - p > timedelta(minutes=10)]
     assert len(new_in_walk) > 50 and len(late) >= 10
-    assert any(_shuffled(read_pull(pull.path)["payload"]) for pull in landing.pulls(WALK_USER))
+    assert any(_shuffled(landing.read(pull)["payload"]) for pull in landing.pulls(WALK_USER))
     # Polling every 10 minutes misses nothing, so no load may warn of a gap.
     gaps = [step for step, result in enumerate(loads) if result.possible_gap]
     assert gaps == [], f"loads at steps {gaps} warned of a gap that did not happen"

@@ -43,7 +43,6 @@ import duckdb
 import pytest
 
 from listory_pipeline import crawl, runtime, scheduling
-from listory_pipeline.landing.store import read_pull
 from listory_pipeline.rate_limits import PauseStore
 from listory_pipeline.settings import load_settings
 from listory_pipeline.spotify.auth import InMemoryTokenCache, SpotifyApp
@@ -224,7 +223,7 @@ class Soak:
         newest = parse_played_at(landed.newest_played_at).timestamp() if landed.newest_played_at else None
         scheduling.record_success(self.cursor, user_id, at=now.timestamp(), newest_play=newest)
         if user_id not in self.first_oldest_ms:
-            items = read_pull(landed.pull.path)["payload"]["items"]
+            items = self.landing.read(landed.pull)["payload"]["items"]
             self.first_oldest_ms[user_id] = min(to_ms(parse_played_at(item["played_at"])) for item in items)
         self.last_landed_at[user_id] = now
         self.landed_pulls[user_id].append(landed.pull.pull_id)
@@ -547,10 +546,9 @@ def test_a_simulated_day_of_adaptive_crawling_under_faults_stores_exactly_the_pl
     assert problems == {}, f"core.listens differs from the simulator's ground truth: {problems}"
     assert new_plays > 300 and late_plays > 30, "the day had too few (late) plays to prove anything"
     shuffled = 0
+    landed = {pull.pull_id: pull for pull in soak.landing.pulls("sim-dmitri")}
     for pull_id in soak.landed_pulls["sim-dmitri"][:200]:
-        user, day, stem = pull_id.split("/")
-        path = soak.landing.root / "recently_played" / user / day / f"{stem}.json"
-        played = [item["played_at"] for item in read_pull(path)["payload"]["items"]]
+        played = [item["played_at"] for item in soak.landing.read(landed[pull_id])["payload"]["items"]]
         shuffled += played != sorted(played, reverse=True)
     assert shuffled > 0, "no answer came out of order"
 

@@ -71,7 +71,10 @@ def _rejected_app_failure(users: UserRegistry, user: RegisteredUser) -> Failure:
     partitions_def=spotify_users,
     group_name="crawl",
     kinds={"spotify", "json"},
-    description="Raw recently-played answers (last 50 plays), one file per crawl, append-only.",
+    description=(
+        "Raw recently-played answers (last 50 plays), append-only: one gzip JSON file per new answer, a line of the "
+        "day's repeats.jsonl naming the earlier pull for an answer identical to the previous one."
+    ),
 )
 def landing_recently_played(
     context: AssetExecutionContext,
@@ -107,12 +110,17 @@ def landing_recently_played(
                 "crawls of this app resume by themselves after that",
                 metadata={"retry_at": exc.retry_at.isoformat(), "reason": exc.reason or "rate_limited"},
             ) from exc
-    context.log.info("landed %s plays for %s at %s", outcome.plays_in_pull, user_id, outcome.pull.path)
+    repeat_of = outcome.pull.same_as
+    context.log.info(
+        "landed %s plays for %s %s", outcome.plays_in_pull, user_id,
+        f"as a repeat of {repeat_of} (same answer)" if repeat_of else f"at {outcome.pull.path}",
+    )
     return MaterializeResult(
         metadata={
             "plays_in_pull": outcome.plays_in_pull,
             "newest_played_at": outcome.newest_played_at or "",
             "pull_id": outcome.pull.pull_id,
+            "repeat_of": repeat_of or "",
             "path": MetadataValue.path(str(outcome.pull.path)),
             "spotify_requests": MetadataValue.json(outcome.requests),
             "spotify_requests_total": outcome.requests.get("total", 0),

@@ -216,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         return user_id
 
     def _api_body(self, endpoint: str, match: re.Match[str], query: dict[str, str], user_id: str | None) -> Any:
-        sim, api_url = self.sim, self.server.api_url
+        sim, api_url = self.sim, self.server.links_url
         catalog = sim.catalog
         if endpoint == "me":
             return private_user(sim.config.seed, api_url, sim.user(user_id))
@@ -329,26 +329,36 @@ class _SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], simulator: Simulator, links_url: str | None = None) -> None:
         super().__init__(address, _Handler)
         self.simulator = simulator
         host, port = self.server_address[:2]
         self.base_url = f"http://{address[0]}:{port}"
         self.api_url = f"{self.base_url}/v1"
+        self.links_url = links_url or self.api_url
 
 
 class SimulatorServer:
     """A simulator answering on a real port from a daemon thread; a context manager."""
 
-    def __init__(self, simulator: Simulator | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, simulator: Simulator | None = None, host: str = "127.0.0.1", port: int = 0, *, links_url: str | None = None
+    ) -> None:
+        """links_url: the API address the answers' links (`href`, `next`) name; by default where it listens.
+
+        Spotify's links always name api.spotify.com. A simulator started on a new port for every
+        run names a fixed address instead (the embedded one, runtime.py), so the same plays give
+        the same answer byte for byte, as they would from Spotify.
+        """
         self.simulator = simulator or Simulator()
         self._address = (host, port)
+        self._links_url = links_url
         self._httpd: _SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def _bind(self) -> _SimHTTPServer:
         if self._httpd is None:
-            self._httpd = _SimHTTPServer(self._address, self.simulator)
+            self._httpd = _SimHTTPServer(self._address, self.simulator, self._links_url)
         return self._httpd
 
     def start(self) -> SimulatorServer:

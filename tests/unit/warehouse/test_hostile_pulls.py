@@ -8,6 +8,7 @@ random and asserts the same of every mutation.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import random
 from datetime import timedelta
@@ -65,7 +66,8 @@ def test_a_hostile_pull_is_rejected_by_name_and_later_pulls_load(landing, db_pat
     path, value, says = HOSTILE[case]
     if value == "NESTED":  # no JSON encoder writes this; a file on disk can hold it
         bad = landing.land("alice", _set(_good_pull(), path, "NESTED"), fetched_at=FETCHED - timedelta(hours=2))
-        bad.path.write_text(bad.path.read_text().replace('"NESTED"', "[" * 100_000 + "]" * 100_000))
+        text = gzip.decompress(bad.path.read_bytes()).decode()
+        bad.path.write_bytes(gzip.compress(text.replace('"NESTED"', "[" * 100_000 + "]" * 100_000).encode()))
     else:
         bad = landing.land("alice", _set(_good_pull(), path, value), fetched_at=FETCHED - timedelta(hours=2))
     result = _load(db_path, landing)
