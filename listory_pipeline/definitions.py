@@ -9,6 +9,7 @@ from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor, new_users
 from listory_pipeline.defs.history.assets import imported_track_catalog, landing_extended_history
 from listory_pipeline.defs.history.jobs import import_history_job, resolve_imported_tracks_job
 from listory_pipeline.defs.history.sensors import history_drop_sensor, track_resolution_sensor
+from listory_pipeline.defs.maintenance.jobs import dagster_retention_job, dagster_retention_schedule
 from listory_pipeline.defs.publication.sensors import warehouse_publish_sensor
 from listory_pipeline.defs.resources import build_resources
 from listory_pipeline.settings import keep_private
@@ -17,7 +18,8 @@ keep_private()  # whoever starts this code location (daemon, webserver, run work
 
 defs = Definitions(
     assets=[landing_recently_played, load_core_from_landing, artist_genres, landing_extended_history, imported_track_catalog],
-    jobs=[crawl_user_job, import_history_job, resolve_imported_tracks_job],
+    jobs=[crawl_user_job, import_history_job, resolve_imported_tracks_job, dagster_retention_job],
+    schedules=[dagster_retention_schedule],
     sensors=[new_users_sensor, adaptive_crawl_sensor, history_drop_sensor, track_resolution_sensor, warehouse_publish_sensor],
     resources=build_resources(),
 )

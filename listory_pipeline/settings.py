@@ -87,6 +87,8 @@ class Settings:
     crawl_idle_interval_seconds: float = 600.0
     crawl_active_window_seconds: float = 3600.0
     publish_interval_seconds: float = 15.0
+    retention_success_days: float = 14.0
+    retention_failure_days: float = 90.0
 
     @property
     def uses_simulator(self) -> bool:
@@ -189,4 +191,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         crawl_idle_interval_seconds=_float_env(env, "LISTORY_CRAWL_IDLE_INTERVAL_SECONDS", 600.0, minimum=1.0),
         crawl_active_window_seconds=_float_env(env, "LISTORY_CRAWL_ACTIVE_WINDOW_SECONDS", 3600.0),
         publish_interval_seconds=_float_env(env, "LISTORY_PUBLISH_INTERVAL_SECONDS", 15.0),
+        retention_success_days=_float_env(env, "LISTORY_RETENTION_SUCCESS_DAYS", 14.0, minimum=0.01),
+        retention_failure_days=_float_env(env, "LISTORY_RETENTION_FAILURE_DAYS", 90.0, minimum=0.01),
     )

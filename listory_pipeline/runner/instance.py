@@ -15,6 +15,20 @@ from pathlib import Path
 
 from listory_pipeline.settings import Settings
 
+TICK_RETENTION_YAML = """\
+# Tick history: sensors tick every few seconds (43,200 ticks a day for a 2 s sensor), so ticks
+# that did nothing go after a day, the rest after the run retention windows (dagster_retention_job).
+retention:
+  schedule:
+    purge_after_days: 90
+  sensor:
+    purge_after_days:
+      skipped: 1
+      success: 14
+      started: 14
+      failure: 90
+"""
+
 EMBEDDED_DAGSTER_YAML = """\
 # Embedded default instance for listory-pipeline (written by `listory`; edit freely).
 # Storage: SQLite files in this folder. For PostgreSQL see deploy/dagster-postgres.yaml.
@@ -29,7 +43,7 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
-"""
+""" + TICK_RETENTION_YAML
 
 
 # Module paths an older dagster.yaml may name, and where they live now.
@@ -40,10 +54,13 @@ def upgrade_instance_config(text: str) -> str:
     """`text` with every `module:` line that names a moved module pointed at its new home.
 
     Instances written before the run machinery moved into `runner/` would otherwise fail to
-    load their launcher; nothing else in the operator's file is touched.
+    load their launcher, and those written before tick retention get it unless the operator
+    set a `retention:` section of their own; nothing else in the operator's file is touched.
     """
     for old, new in MOVED_MODULES.items():
         text = re.sub(rf"^(\s*module:\s*){re.escape(old)}\s*$", rf"\g<1>{new}", text, flags=re.MULTILINE)
+    if not re.search(r"^retention:", text, flags=re.MULTILINE):
+        text = text.rstrip("\n") + "\n" + TICK_RETENTION_YAML  # an instance from before tick retention
     return text
 
 

@@ -1,8 +1,10 @@
-"""The embedded instance's dagster.yaml: written once, the operator's edits kept, moved modules followed."""
+"""The embedded instance's dagster.yaml: written once, the operator's edits kept, moved modules followed, tick retention added."""
 
 from __future__ import annotations
 
 from dagster import DagsterInstance
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.scheduler.instigation import TickStatus
 
 from listory_pipeline.runner.instance import EMBEDDED_DAGSTER_YAML, ensure_dagster_home
 from listory_pipeline.runner.launcher import ForkserverRunLauncher
@@ -45,3 +47,6 @@ def test_an_instance_written_before_the_move_loads_its_launcher_and_keeps_its_ed
     with DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_launcher, ForkserverRunLauncher)
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+        # and it gained tick retention: skipped sensor ticks (most of them) go after a day
+        retention = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+        assert retention[TickStatus.SKIPPED] == 1 and retention[TickStatus.FAILURE] == 90
