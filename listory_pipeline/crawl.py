@@ -31,6 +31,10 @@ class LandOutcome:
     requests: dict[str, int]
 
 
+# Most crawls find every artist checked already: said in the metadata, not logged.
+NOTHING_TO_ENRICH = "no artist needs genres"
+
+
 @dataclass
 class EnrichOutcome:
     requests: dict[str, int] = field(default_factory=dict)
@@ -91,7 +95,7 @@ def enrich_artists(
         # At most `max_requests` single lookups, or that many bulk batches of 50.
         plan = plan_enrichment(warehouse, app_key, now=now, max_artists=max_requests * 50)
     if not plan.artist_ids:
-        return EnrichOutcome(skipped_reason=plan.skipped_reason or "no artist needs genres")
+        return EnrichOutcome(skipped_reason=plan.skipped_reason or NOTHING_TO_ENRICH)
     for kind in plan.state.remembered_refusals(now):
         client.remember_bulk_refused(kind)
     bulk_known_before = client.bulk_allowed("artists")

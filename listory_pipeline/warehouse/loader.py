@@ -43,6 +43,8 @@ class UserRow:
 class LoadResult:
     user_id: str
     pulls_loaded: int = 0
+    # loaded pulls that were not repeats of an earlier answer (landing/store.py): only these can change the catalog
+    new_answers: int = 0
     pulls_rejected: list[tuple[str, str]] = field(default_factory=list)
     plays_in_pulls: int = 0
     new_listens: int = 0
@@ -159,6 +161,8 @@ def load_user_pulls(
                 outcomes.append(_outcome(pull, 0, "rejected", error))
                 continue
             parsed.append(one)
+            if pull.same_as is None:
+                result.new_answers += 1
             note = None
             if one.future_plays:
                 result.future_plays.extend(f"{pull.pull_id}: {play}" for play in one.future_plays)

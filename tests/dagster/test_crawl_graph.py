@@ -32,6 +32,9 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
     listens = materialization_metadata(result, ["core", "listens"])
     genres = materialization_metadata(result, ["core", "artist_genres"])
     assert landing["plays_in_pull"] == 50
+    first_materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert first_materialized == {"landing/recently_played", "core/listens", "core/artist_genres"} | {
+        f"core/{table}" for table in ("tracks", "albums", "artists", "track_artists", "album_artists", "users")}
     assert landing["spotify_requests"] == {"total": 2, "token": 1, "recently_played": 1}
     assert listens["new_listens"] == 50
     assert listens["possible_gap"] is False
@@ -49,7 +52,10 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
     assert landed_again["spotify_requests"] == {"total": 1, "recently_played": 1}
     assert landing["repeat_of"] == "" and landed_again["repeat_of"] == landing["pull_id"]  # the same answer: one line, no copy
     assert materialization_metadata(again, ["core", "listens"])["new_listens"] == 0
-    assert materialization_metadata(again, ["core", "artist_genres"])["spotify_requests"] == {}
+    # a repeat changes no catalog table and leaves no genres to fetch: those are not materialized again
+    materialized = {event.asset_key.to_user_string() for event in again.get_asset_materialization_events()}
+    assert materialized == {"landing/recently_played", "core/listens"}
+    assert len(crawl_env.instance.all_logs(again.run_id)) <= 30
 
 
 def test_a_revoked_user_fails_clearly_and_is_marked_revoked(crawl_env):

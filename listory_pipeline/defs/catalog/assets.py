@@ -10,11 +10,13 @@ from listory_pipeline.defs.resources import RegistryResource, SpotifyResource, W
 
 @asset(
     key=AssetKey(["core", "artist_genres"]),
-    deps=[AssetKey(["core", "artists"])],
+    # core/artists names what it reads; core/listens (the load step's output) orders it after the load
+    deps=[AssetKey(["core", "artists"]), AssetKey(["core", "listens"])],
     partitions_def=spotify_users,
     group_name="catalog",
     kinds={"spotify", "duckdb"},
     pool="duckdb",
+    output_required=False,  # not materialized by a crawl that found every artist checked already
     description=(
         "Genres of artists not yet checked, fetched in bulk where the app may and one by one where "
         "it may not, within LISTORY_ENRICHMENT_MAX_REQUESTS a run; deferred work waits for the next crawl."
@@ -25,7 +27,7 @@ def artist_genres(
     spotify: SpotifyResource,
     warehouse: WarehouseResource,
     registry: RegistryResource,
-) -> MaterializeResult:
+):
     user_id = context.partition_key
     users = registry.registry()
     with spotify.user_session(users.get(user_id), users) as (client, session, app_key):
@@ -38,10 +40,12 @@ def artist_genres(
             lock_wait_seconds=warehouse.lock_wait_seconds(),
             publication=warehouse.publication(),
         )
+    if outcome.skipped_reason == crawl.NOTHING_TO_ENRICH and not outcome.requests:
+        return  # nothing was asked or written: no materialization (a crawl a minute would add two events each)
     if outcome.skipped_reason:
         context.log.info("enrichment: %s", outcome.skipped_reason)
     result = outcome.result
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "artists_checked": result.artists_checked if result else 0,
             "artists_with_genres": result.artists_with_genres if result else 0,
