@@ -38,11 +38,15 @@ def _latest_by_partition(instance) -> dict:
 
 
 def _crawl_history(instance, user_ids) -> dict[str, list[str]]:
-    """Three crawls of one user, two of the other, one failed run: run ids by kind, oldest first."""
+    """Four crawls of one user, three of the other, one failed run: run ids by kind, oldest first.
+
+    Each user's first crawl got the only new answer: it holds their latest core/tracks (and
+    the other catalog tables') materialization, as the last one holds the latest landing's.
+    """
     job = defs.resolve_job_def("crawl_user_job")
     instance.add_dynamic_partitions("spotify_users", [*user_ids, "ghost"])
     runs = {"a": [], "b": [], "failed": []}
-    for name, user_id, times in (("a", user_ids[0], 3), ("b", user_ids[1], 2)):
+    for name, user_id, times in (("a", user_ids[0], 4), ("b", user_ids[1], 3)):
         for _ in range(times):
             result = job.execute_in_process(instance=instance, partition_key=user_id)
             assert result.success
@@ -53,6 +57,11 @@ def _crawl_history(instance, user_ids) -> dict[str, list[str]]:
     return runs
 
 
+def _middle(runs) -> list[str]:
+    """The crawls that hold no latest materialization: what the purge deletes."""
+    return runs["a"][1:-1] + runs["b"][1:-1]
+
+
 def _purge_and_restart(open_instance, crawl_env, policy_now=None):
     with open_instance() as instance:
         runs = _crawl_history(instance, crawl_env.user_ids)
@@ -60,12 +69,12 @@ def _purge_and_restart(open_instance, crawl_env, policy_now=None):
         now = datetime.now(timezone.utc) + timedelta(days=20)  # successes are past 14 days, the failure is not past 90
         outcome = purge_old_runs(instance, RetentionPolicy(success_days=14, failure_days=90), now)
         assert outcome.deleted_runs == 3 and outcome.deleted_by_status == {"SUCCESS": 3}
-        assert outcome.kept_protected == 2  # each user's newest crawl holds their latest materializations
+        assert outcome.kept_protected == 4  # each user's first and newest crawls hold their latest materializations
         kept = {run.run_id for run in instance.get_runs()}
-        assert kept == {runs["a"][-1], runs["b"][-1], runs["failed"][0]}
-        assert all(instance.get_run_by_id(run_id) is None for run_id in runs["a"][:-1] + runs["b"][:-1])
+        assert kept == {runs["a"][0], runs["a"][-1], runs["b"][0], runs["b"][-1], runs["failed"][0]}
+        assert all(instance.get_run_by_id(run_id) is None for run_id in _middle(runs))
         landed = instance.fetch_materializations(LANDING_KEY, limit=100).records
-        assert sorted(record.run_id for record in landed) == sorted([runs["a"][-1], runs["b"][-1]])  # their events went too
+        assert {record.run_id for record in landed} == kept - {runs["failed"][0]}  # their events went too
     with open_instance() as instance:  # a daemon restart: nothing but what the instance stored
         assert _learned(instance) == learned
         assert _latest_by_partition(instance) == latest
@@ -82,7 +91,7 @@ def test_purge_on_the_embedded_sqlite_instance_keeps_scheduling_and_reclaims_fil
     (home / "dagster.yaml").write_text(EMBEDDED_DAGSTER_YAML)
     runs, outcome = _purge_and_restart(lambda: DagsterInstance.from_config(str(home)), crawl_env)
     assert outcome.shard_files_removed == 3 and outcome.shard_bytes_removed > 3 * 100_000
-    for run_id in runs["a"][:-1] + runs["b"][:-1]:
+    for run_id in _middle(runs):
         assert not (home / "history" / "runs" / f"{run_id}.db").exists()
         assert not (home / "storage" / run_id).exists()
     assert (home / "history" / "runs" / f"{runs['a'][-1]}.db").exists()
@@ -103,10 +112,10 @@ def test_the_retention_job_runs_from_the_crawl_location_and_reports_what_it_did(
         assert result.success
         [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
         metadata = {key: value.value for key, value in output.event_specific_data.metadata.items()}
-        assert metadata["deleted_runs"] == 3 and metadata["kept_as_latest"] == 2 and metadata["run_files_removed"] == 3
+        assert metadata["deleted_runs"] == 3 and metadata["kept_as_latest"] == 4 and metadata["run_files_removed"] == 3
         assert metadata["sqlite_bytes_after"] <= metadata["sqlite_bytes_before"]
         left = {run.run_id for run in instance.get_runs()}
-        assert left == {runs["a"][-1], runs["b"][-1], runs["failed"][0], result.run_id}
+        assert left == {runs["a"][0], runs["a"][-1], runs["b"][0], runs["b"][-1], runs["failed"][0], result.run_id}
         assert instance.get_run_by_id(result.run_id).status == DagsterRunStatus.SUCCESS
     schedule = defs.resolve_schedule_def("dagster_retention_schedule")
     assert schedule.job_name == "dagster_retention_job" and schedule.cron_schedule == "17 3 * * *"
