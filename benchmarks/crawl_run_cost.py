@@ -15,10 +15,20 @@ server in this process:
 The JSON figures are those of the configured (forkserver) launcher; the default
 launcher's figures are printed above them for comparison.
 
-Usage: uv run python benchmarks/crawl_run_cost.py [--runs N]
-Last line: {"cpu_seconds_per_run": x, "wall_seconds_per_run": x, "sustainable_active_users": n}
-sustainable_active_users: users crawled every minute that fit in half of this
-machine's cores (the other half left for the UI, daemon, reports and the OS).
+Then what the machine pays per crawl run (benchmarks/instance_cpu.py): `listory ui`
+with `--instance-users` simulated users for `--instance-minutes` after a warm-up, the
+CPU of its whole process tree (webserver, daemon, code servers, fork servers, run
+workers) divided by the crawl runs it finished, beside the run workers' own share; and
+the yardstick, `python -c "import dagster"` in a fresh process, measured in the same run.
+
+Usage: uv run python benchmarks/crawl_run_cost.py [--runs N] [--instance-minutes 30] [--instance-users 20]
+Last line: {"cpu_seconds_per_run": x, "wall_seconds_per_run": x, "sustainable_active_users": n,
+            "instance_cpu_seconds_per_crawl_run": x, "instance_run_worker_cpu_seconds_per_crawl_run": x,
+            "dagster_import_cpu_seconds": x, "instance_to_import_dagster": x, ...}
+cpu_seconds_per_run is the run worker alone; instance_cpu_seconds_per_crawl_run is the whole
+instance. sustainable_active_users: users crawled every minute that fit in half of this
+machine's cores (the other half left for the UI, daemon, reports and the OS), by the run
+worker's figure; sustainable_active_users_by_instance: the same by the instance's.
 """
 
 from __future__ import annotations
@@ -38,7 +48,15 @@ from pathlib import Path
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--instance-minutes", type=float, default=30.0, help="0 skips the instance measurement")
+    parser.add_argument("--instance-users", type=int, default=20)
+    parser.add_argument("--warmup-minutes", type=float, default=3.0)
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from instance_cpu import import_dagster_cpu_seconds, measure_instance
+
+    yardstick = import_dagster_cpu_seconds()
+    print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s", flush=True)
     home = Path(tempfile.mkdtemp(prefix="listory-runcost-"))
     os.environ["LISTORY_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
@@ -120,15 +138,33 @@ def main() -> int:
         flush=True,
     )
     cpu_per_run, wall_per_run = figures["forkserver"]
-    print(
-        json.dumps(
-            {
-                "cpu_seconds_per_run": round(cpu_per_run, 3),
-                "wall_seconds_per_run": round(wall_per_run, 3),
-                "sustainable_active_users": int((cores / 2) * 60 // cpu_per_run),
-            }
+    result = {
+        "cpu_seconds_per_run": round(cpu_per_run, 3),
+        "wall_seconds_per_run": round(wall_per_run, 3),
+        "sustainable_active_users": int((cores / 2) * 60 // cpu_per_run),
+        "dagster_import_cpu_seconds": round(yardstick, 3),
+        "run_worker_to_import_dagster": round(cpu_per_run / yardstick, 3),
+    }
+    if args.instance_minutes > 0:
+        print(f"listory ui with {args.instance_users} users: {args.warmup_minutes} min warm-up, "
+              f"{args.instance_minutes} min measured ...", flush=True)
+        cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
+        print(
+            f"instance: {cost.tree_cpu_seconds:.1f} CPU s over {cost.minutes} min, {cost.crawl_runs} crawl runs "
+            f"({cost.failed_crawl_runs} failed), {cost.report_runs} report runs ({cost.report_worker_cpu_seconds:.1f} CPU s, "
+            f"not charged), up to {cost.processes_seen} processes",
+            flush=True,
         )
-    )
+        result.update({
+            "instance_cpu_seconds_per_crawl_run": round(cost.cpu_per_crawl_run, 3),
+            "instance_run_worker_cpu_seconds_per_crawl_run": round(cost.run_worker_cpu_per_crawl_run, 3),
+            "instance_to_import_dagster": round(cost.cpu_per_crawl_run / yardstick, 3),
+            "instance_crawl_runs": cost.crawl_runs,
+            "instance_minutes": cost.minutes,
+            "instance_users": cost.users,
+            "sustainable_active_users_by_instance": int((cores / 2) * 60 // cost.cpu_per_crawl_run) if cost.crawl_runs else 0,
+        })
+    print(json.dumps(result))
     return 0
 
 

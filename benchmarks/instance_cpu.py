@@ -1,0 +1,196 @@
+"""The CPU the whole Dagster instance spends per crawl run, as the machine pays it (crawl_run_cost.py uses this).
+
+`listory ui` is started as a service would start it (its own process tree: dagster dev, the
+webserver, the daemon, both code servers, the fork servers and every run worker they fork),
+with N simulated users on a simulator served from this process. After a warm-up, the CPU of
+that tree is sampled at the start and the end of the window: live processes from /proc (own
+and reaped children's time), plus what this process reaped itself. This process is made a
+child subreaper, so a descendant orphaned by its parent is reparented here and its time is
+still counted. Report runs the hourly schedule may start in the window are subtracted by
+their own tag (listory/run_worker_cpu_seconds); everything else the instance does (sensor
+ticks, the webserver idling, code servers, launches) is charged to the crawl runs.
+
+The yardstick is `python -c "import dagster"` in a fresh process on the same machine in the
+same run: machines here differ 2-3x in speed, so the target is a ratio to it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PR_SET_CHILD_SUBREAPER = 36
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class InstanceCost:
+    minutes: float
+    users: int
+    crawl_runs: int
+    failed_crawl_runs: int
+    report_runs: int
+    tree_cpu_seconds: float
+    report_worker_cpu_seconds: float
+    run_worker_cpu_seconds: float
+    processes_seen: int
+
+    @property
+    def cpu_per_crawl_run(self) -> float:
+        return (self.tree_cpu_seconds - self.report_worker_cpu_seconds) / max(self.crawl_runs, 1)
+
+    @property
+    def run_worker_cpu_per_crawl_run(self) -> float:
+        return self.run_worker_cpu_seconds / max(self.crawl_runs, 1)
+
+
+def import_dagster_cpu_seconds(times: int = 3) -> float:
+    """Median CPU of `python -c "import dagster"` in a fresh process."""
+    samples = []
+    for _ in range(times):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", "import dagster"], check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        samples.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return statistics.median(samples)
+
+
+def _descendant_cpu(root: int) -> tuple[float, int]:
+    """CPU seconds (own + reaped children) of every live descendant of `root`, and how many there are."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                raw = handle.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+        times[pid] = (utime + stime + cutime + cstime) / CLOCK_TICKS
+    total, count = 0.0, 0
+    for pid in times:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor not in (0, 1, root):
+            ancestor = parents.get(ancestor)
+        if ancestor == root:
+            total += times[pid]
+            count += 1
+    return total, count
+
+
+def _reaped_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _reap_orphans() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _tree_cpu() -> tuple[float, int]:
+    _reap_orphans()
+    live, count = _descendant_cpu(os.getpid())
+    return _reaped_cpu() + live, count
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _finished_runs(dagster_home: Path) -> dict[str, object]:
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from listory_pipeline.runner.launcher import CPU_TAG
+
+    done = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        crawls = instance.get_runs(RunsFilter(job_name="crawl_user_job", statuses=done))
+        reports = instance.get_runs(RunsFilter(job_name="build_reports_job", statuses=done))
+    return {
+        "crawls": {run.run_id for run in crawls},
+        "failed": {run.run_id for run in crawls if run.status != DagsterRunStatus.SUCCESS},
+        "reports": {run.run_id for run in reports},
+        "cpu": {run.run_id: float(run.tags.get(CPU_TAG, 0.0)) for run in [*crawls, *reports]},
+    }
+
+
+def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed: int = 11) -> InstanceCost:
+    """Run `listory ui` with `users` simulated users for warm-up + `minutes`; the CPU of the window."""
+    import tempfile
+
+    from listory_pipeline import runtime
+    from listory_pipeline.settings import load_settings
+    from listory_pipeline.spotify.simulator import Simulator, SimulatorConfig, SimulatorServer
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    home = Path(tempfile.mkdtemp(prefix="listory-instance-cpu-"))
+    simulator = Simulator(SimulatorConfig(seed=seed, n_users=users))
+    with SimulatorServer(simulator) as server:
+        env = {key: value for key, value in os.environ.items() if key not in {"DAGSTER_HOME", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"}}
+        env.update({"LISTORY_HOME": str(home), "LISTORY_SIMULATOR_URL": server.base_url})
+        settings = load_settings(env)
+        registry = runtime.user_registry(settings)
+        for user in simulator.users():
+            registry.register(user.user_id, simulator.refresh_token_for(user.user_id), timezone_name=user.timezone)
+        command = [sys.executable, "-m", "listory_pipeline.cli", "ui", "--port", str(_free_port())]
+        log = open(home / "ui.log", "wb")
+        ui = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
+        try:
+            time.sleep(warmup_minutes * 60)
+            if ui.poll() is not None:
+                raise SystemExit(f"listory ui ended during warm-up (see {home / 'ui.log'})")
+            cpu_start, _ = _tree_cpu()
+            runs_start = _finished_runs(home / "dagster")
+            seen = 0
+            deadline = time.monotonic() + minutes * 60
+            while time.monotonic() < deadline:
+                time.sleep(min(30.0, max(0.0, deadline - time.monotonic())))
+                _, count = _tree_cpu()
+                seen = max(seen, count)
+            cpu_end, _ = _tree_cpu()
+            runs_end = _finished_runs(home / "dagster")
+        finally:
+            ui.send_signal(signal.SIGTERM)
+            try:
+                ui.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(ui.pid, signal.SIGKILL)
+            _reap_orphans()
+            log.close()
+    window_crawls = runs_end["crawls"] - runs_start["crawls"]
+    window_reports = runs_end["reports"] - runs_start["reports"]
+    return InstanceCost(
+        minutes=minutes,
+        users=users,
+        crawl_runs=len(window_crawls),
+        failed_crawl_runs=len(window_crawls & runs_end["failed"]),
+        report_runs=len(window_reports),
+        tree_cpu_seconds=cpu_end - cpu_start,
+        report_worker_cpu_seconds=sum(runs_end["cpu"][run_id] for run_id in window_reports),
+        run_worker_cpu_seconds=sum(runs_end["cpu"][run_id] for run_id in window_crawls),
+        processes_seen=seen,
+    )
