@@ -118,10 +118,17 @@ def import_simulated_past(settings, user_id: str, days: int = 365) -> dict | Non
 def build_and_show_reports(settings, user_id: str, preset: str = "last_7_days", *, launched_by: str = "listory demo") -> bool:
     """Build reports.* as the hourly schedule would (a Dagster run), and show one of them; True when built."""
     from listory_pipeline.defs.reports.cli_run import build_reports_as_run
+    from listory_pipeline.reports.cli_commands import wait_for_warehouse
+    from listory_pipeline.warehouse.connection import WarehouseLockedError
     from listory_pipeline.warehouse.summary import top_artists
 
     print("\nBuilding reports.* with dbt, as a Dagster run of build_reports_job ...", flush=True)
-    result = build_reports_as_run(settings, launched_by=launched_by, quiet=True)
+    try:
+        wait_for_warehouse(settings)
+        result = build_reports_as_run(settings, launched_by=launched_by, quiet=True)
+    except WarehouseLockedError as exc:
+        print(f"report build failed: {exc}", file=sys.stderr)
+        return False
     if not result.success:
         print("report build failed: " + "; ".join(result.failures), file=sys.stderr)
         return False
@@ -140,13 +147,20 @@ def cmd_demo(args) -> int:
     if not settings.uses_simulator:
         print("demo runs against the built-in simulator: unset SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET, or use `listory crawl`.", file=sys.stderr)
         return 2
+    import httpx
+
     from listory_pipeline import runtime
     from listory_pipeline.publication.readers import connection_help, publish_after_writes
 
     print(f"LISTORY_HOME: {settings.home}")
     print("Spotify: built-in simulator" + (f" at {settings.simulator_url}" if settings.simulator_url else " (embedded)"))
     registry = runtime.user_registry(settings)
-    accounts = runtime.simulator_accounts(settings)[: args.users]
+    try:
+        accounts = runtime.simulator_accounts(settings)[: args.users]
+    except httpx.HTTPError as exc:
+        print(f"cannot reach the simulator at {settings.simulator_url} ({exc}): start it with `listory simulator` "
+              "or unset LISTORY_SIMULATOR_URL", file=sys.stderr)
+        return 1
     for account in accounts:
         registry.register(
             account["user_id"], account["refresh_token"], display_name=account["display_name"], timezone_name=account["timezone"]
@@ -211,7 +225,11 @@ def cmd_crawl(args) -> int:
 def cmd_simulator(args) -> int:
     from listory_pipeline.spotify.simulator import SimulatorConfig, run_forever
 
-    run_forever(host=args.host, port=args.port, config=SimulatorConfig(seed=args.seed, n_users=args.users))
+    try:
+        run_forever(host=args.host, port=args.port, config=SimulatorConfig(seed=args.seed, n_users=args.users))
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        print(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}): choose another --port or --host", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -235,9 +253,18 @@ def cmd_simulator_export(args) -> int:
     if args.variant not in EXPORT_VARIANTS:
         print(f"--variant must be one of {', '.join(EXPORT_VARIANTS)}", file=sys.stderr)
         return 2
-    end = datetime.now(timezone.utc) - timedelta(days=args.until_days_ago)
-    entries, _ = export_entries(simulator, args.user, end - timedelta(days=args.days), end, variant=args.variant)
-    path = write_extended_export(entries, Path(args.out), variant=args.variant)
+    try:
+        end = datetime.now(timezone.utc) - timedelta(days=args.until_days_ago)
+        start = end - timedelta(days=args.days)
+    except OverflowError:
+        print("--days and --until-days-ago reach outside the calendar: use fewer days", file=sys.stderr)
+        return 2
+    entries, _ = export_entries(simulator, args.user, start, end, variant=args.variant)
+    try:
+        path = write_extended_export(entries, Path(args.out), variant=args.variant)
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"wrote {len(entries):,} entries of {args.user} ({args.days} days to {end:%Y-%m-%d}) to {path}")
     print(f"import it:  uv run listory import-history --user {args.user} {path}")
     return 0
@@ -254,10 +281,13 @@ def cmd_sql(args) -> int:
         print(f"no warehouse at {settings.published_warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
         return 2
     query = args.query if args.query != "-" else sys.stdin.read()
+    if not query.strip():
+        print("no SQL given" + (" on stdin" if args.query == "-" else ""), file=sys.stderr)
+        return 2
     with reading_read_copy(path, sandboxed=True) as conn:
         try:
             cursor = conn.execute(query)
-            if cursor.description is None:
+            if cursor is None or cursor.description is None:  # only comments, or a statement without rows
                 return 0
             headers = [d[0] for d in cursor.description]
             rows = cursor.fetchmany(args.limit)
@@ -276,6 +306,10 @@ def cmd_ui(args) -> int:
     from listory_pipeline.publication.readers import connection_help
 
     settings = load_settings()
+    busy = _port_taken(args.host, args.port)
+    if busy:
+        print(f"cannot serve the UI on {args.host}:{args.port} ({busy}): choose another --port or --host", file=sys.stderr)
+        return 1
     home = ensure_dagster_home(settings)
     print("\n".join(connection_help(settings)), flush=True)
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
@@ -283,7 +317,23 @@ def cmd_ui(args) -> int:
     command = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
     command += ["-w", str(workspace)] if workspace.exists() else ["-m", "listory_pipeline.definitions"]
     print(f"DAGSTER_HOME={home}\n$ {' '.join(command)}", flush=True)
-    return supervise(start_in_own_group(command, dict(os.environ)))
+    env = dict(os.environ)
+    # this environment's tools first: dagster-dbt finds `dbt` by PATH when `dagster dev` parses the project
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *filter(None, [env.get("PATH")])])
+    return supervise(start_in_own_group(command, env))
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why the webserver could not listen on host:port, or None: `dagster dev` would run its daemon on without it."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the webserver does
+            probe.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -322,8 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--user", required=True, help="simulated user id, e.g. sim-alice")
     export.add_argument("--out", default="my_spotify_data.zip", help="zip to write (default my_spotify_data.zip)")
-    export.add_argument("--days", type=int, default=365, help="days of history (default 365)")
-    export.add_argument("--until-days-ago", type=int, default=2, help="the export ends this many days ago (default 2)")
+    export.add_argument("--days", type=non_negative_int, default=365, help="days of history (default 365)")
+    export.add_argument(
+        "--until-days-ago", type=non_negative_int, default=2, help="the export ends this many days ago (default 2)"
+    )
     export.add_argument("--variant", default="2025", help="legacy | 2024 | 2025: the export format of that time")
     export.set_defaults(func=cmd_simulator_export)
 
@@ -356,14 +408,35 @@ def _publish_what_was_written(settings) -> None:
         print(f"the read copy was not published: {exc}", file=sys.stderr)
 
 
+def _use_home(settings) -> None:
+    """LISTORY_HOME made private, or a ConfigError saying why it cannot be used (every command writes there)."""
+    from listory_pipeline.settings import keep_private
+
+    try:
+        keep_private(settings)
+    except OSError as exc:
+        if settings.home.is_file():
+            raise ConfigError(f"LISTORY_HOME {settings.home} is a file, not a folder") from None
+        raise ConfigError(
+            f"LISTORY_HOME {settings.home} cannot be used ({exc.strerror or exc}): it must be a folder this user can write"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; what stops any command (config, secret key, a busy or unreadable warehouse) is one line."""
+    import sqlite3
+
+    import duckdb
+
+    from listory_pipeline.users.crypto import SecretKeyError
+    from listory_pipeline.warehouse.connection import WarehouseLockedError
+
     args = build_parser().parse_args(argv)
     try:
         from listory_pipeline.publication.snapshot import adopt_legacy_warehouse
-        from listory_pipeline.settings import keep_private
 
         settings = load_settings()
-        keep_private(settings)
+        _use_home(settings)
         adopt_legacy_warehouse(settings.publication)  # a home from before the read copy
         code = args.func(args)
         if getattr(args, "writes_warehouse", False):
@@ -372,6 +445,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except (SecretKeyError, WarehouseLockedError) as exc:  # the messages say what to do
+        print(str(exc), file=sys.stderr)
+        return 1
+    except duckdb.IOException as exc:  # a damaged or unreadable DuckDB file (lock waits are WarehouseLockedError)
+        print(f"cannot open the warehouse: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:  # the registry or token cache: unreadable, read-only, another user's
+        print(f"cannot use the files in LISTORY_HOME ({exc}): this user must own it and everything in it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

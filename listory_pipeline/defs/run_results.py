@@ -17,7 +17,7 @@ def failure_reason(result) -> str:
             # Dagster wraps the step's own exception; say that one, not its wrapper or its cause
             while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                 error = error.cause
-            return _first_line(error.message)
+            return _without_module_path(_first_line(error.message), error.cls_name)
     for event in result.all_events:
         if event.is_run_failure:
             return _first_line(event.message or "the run failed")
@@ -33,6 +33,16 @@ def materialized_metadata(result) -> dict[str, Any]:
             for key, value in materialization.metadata.items():
                 metadata[f"{materialization.asset_key.to_user_string()}:{key}"] = value.value
     return metadata
+
+
+def _without_module_path(line: str, class_name: str | None) -> str:
+    """`WarehouseLockedError: …` rather than `listory_pipeline.warehouse.connection.WarehouseLockedError: …`;
+    a step's own `Failure` says only its description."""
+    if class_name:
+        head, separator, rest = line.partition(": ")
+        if separator and head.rsplit(".", 1)[-1] == class_name:
+            return rest if class_name == "Failure" else f"{class_name}: {rest}"
+    return line
 
 
 def _first_line(text: str) -> str:

@@ -7,6 +7,7 @@ Dates are the user's local dates, as in the reports, both included.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,20 +28,28 @@ def add_export_commands(subparsers) -> None:
 
 
 def cmd_export(args) -> int:
+    from zoneinfo import ZoneInfoNotFoundError
+
     from listory_pipeline.progress import ProgressBar
     from listory_pipeline.settings import load_settings
     from listory_pipeline.warehouse.connection import WarehouseLockedError
 
-    from listory_pipeline.publication.readers import prepare_read_copy
+    from listory_pipeline.publication.readers import has_user, prepare_read_copy
 
     settings = load_settings()
     source = prepare_read_copy(settings)
     if source is None:
         print(f"no warehouse at {settings.published_warehouse_path} yet: run `listory demo` or `listory crawl` first", file=sys.stderr)
         return 2
+    if not has_user(source, args.user):
+        print(f"unknown user {args.user!r}: no such user in the warehouse (see `listory users list`)", file=sys.stderr)
+        return 2
     target = args.out or Path(_DEFAULT_NAMES[args.fmt])
     if not target.parent.is_dir():
         print(f"cannot write {target}: the folder {target.parent} does not exist", file=sys.stderr)
+        return 2
+    if os.path.isdir(target):  # False, not an error, for a name the system refuses: the write says why
+        print(f"cannot write {target}: it is a folder; give a file name", file=sys.stderr)
         return 2
     bar = ProgressBar(f"exporting {args.user}", unit="listens" if args.fmt != "spotify-extended" else "plays")
     try:
@@ -64,6 +73,15 @@ def cmd_export(args) -> int:
         bar.close()
         print(f"export failed: {exc}", file=sys.stderr)
         return 2
+    except ZoneInfoNotFoundError as exc:  # core.users holds a zone this Python's tzdata does not know
+        bar.close()
+        print(f"export failed: {args.user}'s time zone is unknown here ({exc.args[0]}): "
+              f"set one with `listory users set-timezone {args.user} <IANA zone>`", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the folder is not writable, the disk is full
+        bar.close()
+        print(f"export failed: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     bar.close()
     print(f"wrote {summary} of {args.user} to {result.path} in {result.seconds:.1f} s")
     return 0

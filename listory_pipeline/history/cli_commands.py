@@ -63,6 +63,14 @@ def cmd_import_history(args) -> int:
     if args.min_listen_seconds < 0:
         print("--min-listen-seconds must not be negative", file=sys.stderr)
         return 2
+    if args.resolve:
+        from listory_pipeline.users.crypto import SecretKeyError
+
+        try:  # resolution needs their token: say a wrong key now, before anything is stored
+            registry.refresh_token(user.user_id)
+        except SecretKeyError as exc:
+            print(f"{exc}; nothing was imported (--no-resolve imports without asking Spotify)", file=sys.stderr)
+            return 1
     rules = ImportRules(min_listen_ms=int(args.min_listen_seconds * 1000), include_incognito=args.include_incognito)
     landing = runtime.history_landing(settings)
     bar = ProgressBar("reading export", unit="files")

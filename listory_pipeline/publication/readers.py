@@ -17,16 +17,27 @@ from listory_pipeline.publication.snapshot import adopt_legacy_warehouse, freshn
 from listory_pipeline.settings import Settings
 
 
-def prepare_read_copy(settings: Settings, *, wait_seconds: float = 30.0) -> Path | None:
+def prepare_read_copy(settings: Settings, *, wait_seconds: float | None = None) -> Path | None:
     """The read copy's path, publishing a first one if the pipeline's file has none yet.
 
     Only a home that has never published (or one from before the read copy existed)
-    takes the writer's lock here, once; every later call is a stat. None: no warehouse.
+    takes the writer's lock here, once, waiting at most 30 s (or the configured lock
+    wait, if shorter); every later call is a stat. None: no warehouse.
     """
     publication = settings.publication
     adopt_legacy_warehouse(publication)
     if not publication.published_path.exists() and publication.writer_path.exists():
-        publish(publication, wait_seconds=wait_seconds)
+        from listory_pipeline.warehouse.connection import WarehouseLockedError
+
+        if wait_seconds is None:
+            wait_seconds = min(30.0, settings.warehouse_lock_wait_seconds)
+        try:
+            publish(publication, wait_seconds=wait_seconds)
+        except WarehouseLockedError as exc:
+            raise WarehouseLockedError(
+                f"there is no read copy yet and the warehouse {publication.writer_path} stayed locked by another "
+                f"process for {wait_seconds:.0f} s: try again once that write is done"
+            ) from exc
     return publication.published_path if publication.published_path.exists() else None
 
 
@@ -68,6 +79,12 @@ def reading_read_copy(path: Path, *, sandboxed: bool = False) -> Iterator[duckdb
         yield conn
     finally:
         conn.close()
+
+
+def has_user(path: Path, user_id: str) -> bool:
+    """Whether the read copy at `path` knows `user_id` (core.users): the reader commands name an unknown one."""
+    with reading_read_copy(path) as conn:
+        return conn.execute("select count(*) from core.users where user_id = ?", [user_id]).fetchone()[0] > 0
 
 
 def publish_after_writes(settings: Settings):

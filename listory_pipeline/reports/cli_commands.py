@@ -19,6 +19,7 @@ from listory_pipeline.cli_arguments import date_argument, non_negative_int
 
 REPORT_KINDS = ("listens", "top-artists", "top-albums", "top-tracks", "top-genres")
 TIMEFRAMES = ("day", "week", "month", "year")
+CHART_SUFFIXES = (".png", ".svg", ".html", ".htm")
 
 
 def add_report_commands(subparsers) -> None:
@@ -48,9 +49,15 @@ def add_report_commands(subparsers) -> None:
 def cmd_reports_build(args) -> int:
     from listory_pipeline.defs.reports.cli_run import build_reports_as_run
     from listory_pipeline.settings import load_settings
+    from listory_pipeline.warehouse.connection import WarehouseLockedError
 
     settings = load_settings()
-    result = build_reports_as_run(settings, args.as_of, tests=args.tests)
+    try:
+        wait_for_warehouse(settings)
+        result = build_reports_as_run(settings, args.as_of, tests=args.tests)
+    except WarehouseLockedError as exc:
+        print(f"reports not built: {exc}", file=sys.stderr)
+        return 1
     print(f"\nWarehouse: {settings.warehouse_path} (readers: {settings.published_warehouse_path})")
     print(
         f"As of: {args.as_of or 'each user local today'}; {result.seconds:.1f} s; Dagster run {result.run_id}: "
@@ -58,9 +65,34 @@ def cmd_reports_build(args) -> int:
     )
     for table, count in result.row_counts.items():
         print(f"  reports.{table}: {count:,} rows")
+    # the nodes that failed, not the ones dbt skipped because of them
+    skipped = [failure for failure in result.failures if failure.startswith("skipped ")]
     for failure in result.failures:
-        print(f"  FAILED {failure}", file=sys.stderr)
+        if failure not in skipped:
+            print(f"  FAILED {failure}", file=sys.stderr)
+    if skipped:
+        print(f"  ({len(skipped)} more node(s) skipped because of that)", file=sys.stderr)
     return 0 if result.success else 1
+
+
+def wait_for_warehouse(settings) -> None:
+    """Raise WarehouseLockedError now if another writer holds the file past the lock wait.
+
+    The run would fail on the lock too, and only then, after its own wait, count rows: a
+    busy warehouse is said at once instead, and no failed run is left behind.
+    """
+    from listory_pipeline.warehouse.connection import WarehouseLockedError, connect_with_retry
+
+    if not settings.warehouse_path.exists():
+        return  # a fresh home: the build creates it
+    wait = settings.warehouse_lock_wait_seconds
+    try:
+        connect_with_retry(settings.warehouse_path, read_only=True, wait_seconds=wait).close()
+    except WarehouseLockedError as exc:
+        raise WarehouseLockedError(
+            f"the warehouse {settings.warehouse_path} stayed locked by another process for {wait:.0f} s: "
+            "try again once that write is done"
+        ) from exc
 
 
 def compute_report(warehouse_path: Path, kind: str, user_id: str, start: date, end: date, timeframe: str = "day"):
@@ -80,20 +112,38 @@ def cmd_report(args) -> int:
     if args.end < args.start:
         print(f"--to ({args.end}) is before --from ({args.start})", file=sys.stderr)
         return 2
-    from listory_pipeline.publication.readers import prepare_read_copy
+    chart = Path(args.chart) if args.chart else None
+    if chart is not None and chart.suffix.lower() not in CHART_SUFFIXES:
+        print(f"--chart: unsupported file type {chart.suffix!r} (use .png, .svg or .html)", file=sys.stderr)
+        return 2
+    if chart is not None and not chart.parent.is_dir():
+        print(f"cannot write {chart}: the folder {chart.parent} does not exist", file=sys.stderr)
+        return 2
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from listory_pipeline.publication.readers import has_user, prepare_read_copy
 
     path = prepare_read_copy(settings)
     if path is None:
         print(f"no warehouse at {settings.published_warehouse_path}: crawl first (`listory demo` or `listory crawl`)", file=sys.stderr)
         return 2
-    if not _user_known(path, args.user):
+    if not has_user(path, args.user):
         print(f"unknown user {args.user!r}: no such user in the warehouse (see `listory users list`)", file=sys.stderr)
         return 2
-    frame = compute_report(path, args.report_kind, args.user, args.start, args.end, args.timeframe)
+    try:
+        frame = compute_report(path, args.report_kind, args.user, args.start, args.end, args.timeframe)
+    except ZoneInfoNotFoundError as exc:  # core.users holds a zone this Python's tzdata does not know
+        print(f"{args.user}'s time zone is unknown here ({exc.args[0]}): "
+              f"set one with `listory users set-timezone {args.user} <IANA zone>`", file=sys.stderr)
+        return 1
     if args.limit is not None and args.report_kind != "listens":
         frame = frame.head(args.limit)
-    if args.chart:
-        write_chart(Path(args.chart), args.report_kind, args.user, args.start, args.end, frame)
+    if chart is not None:
+        try:
+            write_chart(chart, args.report_kind, args.user, args.start, args.end, frame)
+        except OSError as exc:
+            print(f"cannot write {chart}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     if args.format == "csv":
         sys.stdout.write(frame.write_csv())
     elif args.format == "json":
@@ -103,13 +153,6 @@ def cmd_report(args) -> int:
         if frame.is_empty():
             print(f"(no listens of {args.user} from {args.start} to {args.end})")
     return 0
-
-
-def _user_known(path: Path, user_id: str) -> bool:
-    from listory_pipeline.publication.readers import reading_read_copy
-
-    with reading_read_copy(path) as conn:
-        return conn.execute("select count(*) from core.users where user_id = ?", [user_id]).fetchone()[0] > 0
 
 
 def write_chart(path: Path, kind: str, user_id: str, start: date, end: date, frame) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -321,8 +322,14 @@ def _summarise(outcome) -> DbtInvocation:
     return DbtInvocation(success=bool(outcome.success), nodes=nodes, error=error)
 
 
+# dbt's "Runtime Error in model x (models/x.sql)" names the node; the line after it says what went wrong
+_NODE_ERROR_HEADER = re.compile(r"^[A-Za-z ]*Error in \w+ \S+ \(.*\)$")
+
+
 def _first_line(message: str | None) -> str:
-    lines = (message or "").strip().splitlines()
+    lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
+    if len(lines) > 1 and _NODE_ERROR_HEADER.match(lines[0]):
+        return f"{lines[0]}: {lines[1]}"
     return lines[0] if lines else ""
 
 

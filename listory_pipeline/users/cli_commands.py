@@ -78,8 +78,14 @@ def cmd_users_list(args) -> int:
     expiries = {u.user_id: token_expiry_status(u, now) for u in users}
     settings = load_settings()
     from listory_pipeline.publication.readers import prepare_read_copy
+    from listory_pipeline.warehouse.connection import WarehouseLockedError
 
-    copy = prepare_read_copy(settings)
+    try:
+        copy = prepare_read_copy(settings)
+    except WarehouseLockedError:  # no read copy yet and the pipeline is writing: the registry still answers
+        copy, busy = None, True
+    else:
+        busy = False
     history = history_per_user(copy) if copy is not None else None
     print(
         format_table(
@@ -103,6 +109,8 @@ def cmd_users_list(args) -> int:
     )
     if history is None and copy is not None:
         print("(gaps and imports unknown: the read copy is from before history imports; it is republished after the next load)")
+    if busy:
+        print("(gaps and imports unknown: the warehouse is busy and has no read copy yet; it is published after the next load)")
     open_gaps = [u.user_id for u in users if history and u.user_id in history and history[u.user_id].open_gaps]
     if open_gaps:
         print(

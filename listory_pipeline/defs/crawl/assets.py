@@ -70,7 +70,9 @@ def _active_user(users: UserRegistry, user_id: str) -> RegisteredUser:
         raise Failure(
             description=f"user {user_id} is {user.status}"
             + (f" ({user.status_reason})" if user.status_reason else "")
-            + "; not crawled. `listory login` or `listory users enable` restores crawling."
+            + "; not crawled. "
+            + (f"`listory users enable {user_id}` restores crawling." if user.status == "disabled"
+               else f"`listory login` as {user_id} restores crawling.")
         )
     return user
 
