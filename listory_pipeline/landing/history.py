@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from listory_pipeline.landing.durable import fsync_folder
 from listory_pipeline.landing.store import LandingError, user_folder_name
 
 HISTORY_FORMAT = 1
@@ -96,12 +97,12 @@ class HistoryLanding:
             manifest = _manifest(export, landed_at)
             _write_durably(temp / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
             _fsync(temp / ENTRIES_FILE)
-            _fsync_dir(temp)
+            fsync_folder(temp)
             os.rename(temp, user_dir / export.import_id)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
-        _fsync_dir(user_dir)
+        fsync_folder(user_dir)
         return LandedImport(export.import_id, export.user_id, user_dir / export.import_id), True
 
     def remove_user(self, user_id: str) -> int:
@@ -146,11 +147,3 @@ def _write_durably(path: Path, data: bytes) -> None:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -38,6 +38,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from listory_pipeline.landing.durable import fsync_folder
+
 LANDING_FORMAT = 1
 KIND = "recently_played"
 # 50 full track objects are a few hundred KB; a file far larger is not an answer of that endpoint
@@ -119,15 +121,7 @@ def _write_durably(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.rename(temp_path, path)
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_folder(path.parent)
 
 
 class LandingZone:
@@ -278,7 +272,7 @@ def _append_line(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     if created:
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
 
 
 def _repeat_lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from listory_pipeline.definitions import defs
 from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
 from listory_pipeline.defs.resources import RegistryResource
-from tests.dagster.postgres_server import running_postgres
-
-DEPLOY_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster-postgres.yaml"
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    with running_postgres(tmp_path_factory.mktemp("postgres")) as server:
-        yield server
-
-
-def test_crawl_and_sensor_tick_on_a_postgres_instance(postgres, crawl_env, tmp_path, monkeypatch):
-    dagster_home = tmp_path / "dagster-prod"
-    dagster_home.mkdir()
-    shutil.copy(DEPLOY_YAML, dagster_home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_PG_USERNAME", postgres.user)
-    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "")
-    monkeypatch.setenv("DAGSTER_PG_HOST", postgres.host)
-    monkeypatch.setenv("DAGSTER_PG_PORT", str(postgres.port))
-    monkeypatch.setenv("DAGSTER_PG_DB", postgres.database)
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
+def test_crawl_and_sensor_tick_on_a_postgres_instance(production_dagster_home, crawl_env):
+    with DagsterInstance.from_config(str(production_dagster_home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"

@@ -6,12 +6,9 @@ production PostgreSQL instance.
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from listory_pipeline import scheduling
@@ -20,9 +17,7 @@ from listory_pipeline.defs.crawl.sensors import learn_from_event_log
 from listory_pipeline.retention.policy import RetentionPolicy
 from listory_pipeline.retention.purge import purge_old_runs
 from listory_pipeline.runner.instance import EMBEDDED_DAGSTER_YAML
-from tests.dagster.postgres_server import running_postgres
 
-DEPLOY_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster-postgres.yaml"
 LANDING_KEY = AssetKey(["landing", "recently_played"])
 
 
@@ -127,17 +122,5 @@ def _registry(crawl_env):
     return RegistryResource(listory_home=str(crawl_env.home))
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    with running_postgres(tmp_path_factory.mktemp("postgres")) as server:
-        yield server
-
-
-def test_purge_on_the_postgres_instance_keeps_scheduling(postgres, crawl_env, tmp_path, monkeypatch):
-    home = tmp_path / "dagster-prod"
-    home.mkdir()
-    shutil.copy(DEPLOY_YAML, home / "dagster.yaml")
-    for name, value in (("USERNAME", postgres.user), ("PASSWORD", ""), ("HOST", postgres.host),
-                        ("PORT", str(postgres.port)), ("DB", postgres.database)):
-        monkeypatch.setenv(f"DAGSTER_PG_{name}", value)
-    _purge_and_restart(lambda: DagsterInstance.from_config(str(home)), crawl_env)
+def test_purge_on_the_postgres_instance_keeps_scheduling(production_dagster_home, crawl_env):
+    _purge_and_restart(lambda: DagsterInstance.from_config(str(production_dagster_home)), crawl_env)
