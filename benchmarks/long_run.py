@@ -1,0 +1,326 @@
+"""Days of crawling through real Dagster runs, fast-forwarded: the disk and history they leave, retention on.
+
+Years of crawling cannot be waited for, so the clock is moved instead: one process, its
+clock travelling (time-machine) one simulated minute per step from `--days` + 1 days ago,
+the simulator over HTTP on 127.0.0.1 reading the same clock. Each minute the real
+`adaptive_crawl_sensor` is evaluated against the embedded SQLite instance, and every run it
+requests is executed as a real `crawl_user_job` run on that instance (in this process, as
+the in-process executor runs it in a worker); every simulated day at 03:17 the real
+`dagster_retention_job` runs. Dagster stamps runs and events with the travelled clock, so
+the retention ages are simulated days. The retention window is `--retention-days` (2 by
+default, so a week shows the history going flat; production keeps 14: the projection uses 14).
+
+Printed: bytes per user-day of the landing zone, the warehouse (the pipeline's file and
+the published read copy) and Dagster storage; Dagster rows and files before and after the
+last purge; events per crawl run; the sensor tick and the runs page's GraphQL queries
+timed against this history and against an empty instance with the same users; and the
+projection for one user-year. Then, unless `--instance-minutes 0`, what a crawl run costs the
+whole instance under `listory ui` (benchmarks/instance_cpu.py) beside the `import dagster`
+yardstick, both measured here.
+
+Not simulated: report builds (their tables are rebuilt in place, so they add no growth per
+day of crawling) and sensor ticks (Dagster's tick retention bounds them; the daemon applies it).
+
+Usage: uv run python benchmarks/long_run.py [--days 7] [--users 5] [--retention-days 2]
+                                           [--instance-minutes 30] [--instance-users 20]
+Last line: {"bytes_per_user_day": x, "landing_bytes_per_user_day": x, "dagster_bytes_per_user_day": x,
+            "projected_gb_per_user_year": x, "events_per_crawl_run": n, "instance_cpu_seconds_per_crawl_run": x,
+            "dagster_import_cpu_seconds": x, "sensor_tick_slowdown": x, "runs_page_slowdown": x}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import time_machine
+
+PRODUCTION_RETENTION_DAYS = 14
+RETENTION_AT = timedelta(hours=3, minutes=17)  # dagster_retention_schedule's time of day
+TIMED_REPEATS = 15
+
+RUNS_PAGE_QUERY = """
+query RunsPage($limit: Int!, $cursor: String) {
+  runsFeedOrError(limit: $limit, cursor: $cursor, view: ROOTS) {
+    __typename
+    ... on RunsFeedConnection {
+      cursor hasMore
+      results { __typename id runStatus creationTime startTime endTime jobName tags { key value } assetSelection { path } }
+    }
+  }
+  runsFeedCountOrError(view: ROOTS) { __typename ... on RunsFeedCount { count } }
+}
+"""
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file()) if path.exists() else 0
+
+
+def file_count(path: Path) -> int:
+    return sum(1 for entry in path.rglob("*") if entry.is_file())
+
+
+def dagster_rows(dagster_home: Path) -> dict[str, int]:
+    """Rows in the embedded instance's SQLite files: runs, event rows (index and per-run files), ticks."""
+
+    def count(path: Path, table: str) -> int:
+        if not path.is_file():
+            return 0
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            try:
+                return connection.execute(f"select count(*) from {table}").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+    history = dagster_home / "history"
+    shard_events = sum(count(path, "event_logs") for path in (history / "runs").glob("*.db") if path.name != "index.db")
+    return {
+        "runs": count(history / "runs.db", "runs"),
+        "index_event_rows": count(history / "runs" / "index.db", "event_logs"),
+        "run_file_event_rows": shard_events,
+        "ticks": count(dagster_home / "schedules" / "schedules.db", "job_ticks"),
+        "files": file_count(dagster_home),
+    }
+
+
+class Footprint:
+    """Bytes of the three stores of one LISTORY_HOME."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def measure(self) -> dict[str, int]:
+        warehouse = sum(
+            path.stat().st_size
+            for path in [*(self.home / "pipeline").glob("warehouse.duckdb*"), *self.home.glob("warehouse.duckdb*")]
+        )
+        return {
+            "landing": folder_bytes(self.home / "landing"),
+            "warehouse": warehouse,
+            "dagster": folder_bytes(self.home / "dagster"),
+        }
+
+
+def timed(function, repeats: int = TIMED_REPEATS) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=float, default=7.0)
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--retention-days", type=float, default=2.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--instance-minutes", type=float, default=30.0, help="0 skips the whole-instance measurement")
+    parser.add_argument("--instance-users", type=int, default=20)
+    parser.add_argument("--warmup-minutes", type=float, default=3.0)
+    args = parser.parse_args()
+    if args.days <= args.retention_days:
+        parser.error("--days must exceed --retention-days, or the history never reaches its steady state")
+
+    root = Path(tempfile.mkdtemp(prefix="listory-long-run-"))
+    home, empty_home = root / "home", root / "empty"
+    os.environ.pop("SPOTIFY_CLIENT_ID", None)
+    os.environ.pop("SPOTIFY_CLIENT_SECRET", None)
+    os.environ["LISTORY_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    log_path = root / "runs.log"
+    print(f"home: {home} (run logs in {log_path})", flush=True)
+
+    real_start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    start = real_start - timedelta(days=args.days + 1)  # the travelled clock stays behind the real one
+    traveller = time_machine.travel(start, tick=True)
+    coordinates = traveller.start()
+
+    from dagster import DagsterInstance, build_sensor_context
+
+    from listory_pipeline import runtime
+    from listory_pipeline.definitions import defs
+    from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
+    from listory_pipeline.defs.resources import RegistryResource
+    from listory_pipeline.runner.instance import ensure_dagster_home
+    from listory_pipeline.settings import load_settings
+    from listory_pipeline.spotify.simulator import Simulator, SimulatorConfig, SimulatorServer
+
+    simulator = Simulator(SimulatorConfig(seed=args.seed, n_users=args.users))
+    crawl_job = defs.resolve_job_def("crawl_user_job")
+    retention_job = defs.resolve_job_def("dagster_retention_job")
+    retention_config = {
+        "ops": {"purge_old_dagster_runs": {"config": {"success_days": args.retention_days, "failure_days": 2 * args.retention_days}}}
+    }
+    footprint = Footprint(home)
+    daily: list[dict] = []
+    tick_seconds: list[float] = []
+    crawl_runs = failed_runs = 0
+    retention_outcomes: list[dict] = []
+    before_last_purge = after_last_purge = None
+
+    with SimulatorServer(simulator) as server, open(log_path, "w") as run_log:
+        os.environ["LISTORY_SIMULATOR_URL"] = server.base_url
+        settings = load_settings()
+        ensure_dagster_home(settings)
+        instance = DagsterInstance.from_config(str(home / "dagster"))
+        registry = runtime.user_registry(settings)
+        user_ids = []
+        for user in simulator.users():
+            registry.register(user.user_id, simulator.refresh_token_for(user.user_id), display_name=user.display_name,
+                              timezone_name=user.timezone)
+            user_ids.append(user.user_id)
+        instance.add_dynamic_partitions("spotify_users", user_ids)  # what new_users_sensor does first
+        resources = {"registry": RegistryResource(listory_home=str(home))}
+        cursor = None
+        minutes = int(args.days * 24 * 60)
+        next_retention = datetime.combine(start.date(), datetime.min.time(), timezone.utc) + RETENTION_AT
+        if next_retention <= start:
+            next_retention += timedelta(days=1)
+        wall_started = time.monotonic()
+        stderr = sys.stderr
+        for minute in range(minutes + 1):
+            now = start + timedelta(minutes=minute)
+            coordinates.move_to(now)
+            sys.stderr = run_log  # Dagster's console lines go to the log file, not the terminal
+            try:
+                started = time.perf_counter()
+                result = adaptive_crawl_sensor(build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+                tick_seconds.append(time.perf_counter() - started)
+                cursor = result.cursor
+                for request in result.run_requests:
+                    run = crawl_job.execute_in_process(
+                        instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
+                    )
+                    crawl_runs += 1
+                    failed_runs += 0 if run.success else 1
+                if now >= next_retention:
+                    before = {**dagster_rows(home / "dagster"), "bytes": footprint.measure()["dagster"]}
+                    purge = retention_job.execute_in_process(instance=instance, run_config=retention_config, raise_on_error=False)
+                    after = {**dagster_rows(home / "dagster"), "bytes": footprint.measure()["dagster"]}
+                    retention_outcomes.append({"at": now.isoformat(), "success": purge.success, "before": before, "after": after})
+                    before_last_purge, after_last_purge = before, after
+                    next_retention += timedelta(days=1)
+            finally:
+                sys.stderr = stderr
+            if minute % 1440 == 0 or minute == minutes:
+                day = {"day": round(minute / 1440, 2), "crawl_runs": crawl_runs, **footprint.measure()}
+                daily.append(day)
+                print(json.dumps({**day, "wall_seconds": round(time.monotonic() - wall_started, 1)}), flush=True)
+            elif minute % 240 == 0:
+                print(f"  simulated {minute / 1440:.2f} of {args.days} days, {crawl_runs} crawl runs "
+                      f"({time.monotonic() - wall_started:.0f} s)", flush=True)
+        events_per_run = events_per_crawl_run(instance)
+        final_cursor = cursor
+        traveller.stop()
+
+        # The same sensor tick and runs page, against this history and against an empty instance.
+        empty_settings = load_settings({"LISTORY_HOME": str(empty_home), "LISTORY_SIMULATOR_URL": server.base_url})
+        os.environ["DAGSTER_HOME"] = str(empty_home / "dagster")
+        ensure_dagster_home(empty_settings)
+        empty_registry = runtime.user_registry(empty_settings)
+        for user in simulator.users():
+            empty_registry.register(user.user_id, simulator.refresh_token_for(user.user_id), timezone_name=user.timezone)
+        empty_instance = DagsterInstance.from_config(str(empty_home / "dagster"))
+        empty_instance.add_dynamic_partitions("spotify_users", user_ids)
+        tick_full = timed(lambda: adaptive_crawl_sensor(
+            build_sensor_context(instance=instance, cursor=final_cursor, resources=resources)))
+        tick_empty = timed(lambda: adaptive_crawl_sensor(build_sensor_context(
+            instance=empty_instance, cursor=final_cursor, resources={"registry": RegistryResource(listory_home=str(empty_home))})))
+        runs_page_full = runs_page_seconds(instance)
+        runs_page_empty = runs_page_seconds(empty_instance)
+        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+
+    users = args.users
+    # the first day includes the catalog's first fill (a run shorter than two days counts from its start)
+    steady_from = next((day for day in daily if day["day"] >= 1.0 and day is not daily[-1]), daily[0])
+    last = daily[-1]
+    steady_user_days = users * (last["day"] - steady_from["day"])
+    landing_per_user_day = (last["landing"] - steady_from["landing"]) / steady_user_days
+    warehouse_per_user_day = (last["warehouse"] - steady_from["warehouse"]) / steady_user_days
+    kept_days = args.retention_days  # just after a purge the history holds the window's runs
+    dagster_per_user_day = (after_last_purge["bytes"] if after_last_purge else last["dagster"]) / (users * kept_days)
+    bytes_per_user_day = landing_per_user_day + warehouse_per_user_day
+    projected = (bytes_per_user_day * 365 + dagster_per_user_day * (PRODUCTION_RETENTION_DAYS + 1)) / 1e9
+    dagster_after_purges = [outcome["after"]["bytes"] for outcome in retention_outcomes]
+    details = {
+        "simulated_days": args.days,
+        "users": users,
+        "crawl_runs": crawl_runs,
+        "failed_crawl_runs": failed_runs,
+        "crawl_runs_per_user_day": round(crawl_runs / (users * args.days), 1),
+        "retention_days": args.retention_days,
+        "warehouse_bytes_per_user_day": round(warehouse_per_user_day),
+        "dagster_bytes_after_each_purge": dagster_after_purges,
+        "dagster_before_last_purge": before_last_purge,
+        "dagster_after_last_purge": after_last_purge,
+        "sensor_tick_seconds": {"history": round(tick_full, 4), "empty": round(tick_empty, 4),
+                                "median_during_run": round(statistics.median(tick_seconds), 4)},
+        "runs_page_seconds": {"history": round(runs_page_full, 4), "empty": round(runs_page_empty, 4)},
+        "projection": f"365 x (landing + warehouse per user-day) + {PRODUCTION_RETENTION_DAYS + 1} x Dagster per user-day kept",
+    }
+    print(json.dumps(details), flush=True)
+
+    instance_cpu = yardstick = None
+    if args.instance_minutes > 0:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from instance_cpu import import_dagster_cpu_seconds, measure_instance
+
+        yardstick = import_dagster_cpu_seconds()
+        cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
+        print(json.dumps({"instance": cost.__dict__}), flush=True)
+        instance_cpu = cost.tree_cpu_seconds / max(cost.crawl_runs, 1)
+    print(json.dumps({
+        "bytes_per_user_day": round(bytes_per_user_day),
+        "landing_bytes_per_user_day": round(landing_per_user_day),
+        "dagster_bytes_per_user_day": round(dagster_per_user_day),
+        "projected_gb_per_user_year": round(projected, 3),
+        "events_per_crawl_run": events_per_run,
+        "instance_cpu_seconds_per_crawl_run": None if instance_cpu is None else round(instance_cpu, 3),
+        "dagster_import_cpu_seconds": None if yardstick is None else round(yardstick, 3),
+        "sensor_tick_slowdown": round(tick_full / tick_empty, 2),
+        "runs_page_slowdown": round(runs_page_full / runs_page_empty, 2),
+    }))
+    return 0
+
+
+def events_per_crawl_run(instance) -> float:
+    """Mean events of the crawl runs still kept (successful ones: what a steady day leaves)."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    runs = instance.get_runs(RunsFilter(job_name="crawl_user_job", statuses=[DagsterRunStatus.SUCCESS]), limit=500)
+    counts = [len(instance.all_logs(run.run_id)) for run in runs]
+    return round(statistics.mean(counts), 1) if counts else 0.0
+
+
+def runs_page_seconds(instance) -> float:
+    """Median time of the runs page's two queries (the first 26 runs and the count), code location loaded."""
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import ModuleTarget
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    target = ModuleTarget(module_name="listory_pipeline.definitions", attribute="defs", working_directory=None,
+                          location_name="listory_pipeline")
+    with WorkspaceProcessContext(instance, target) as workspace:
+
+        def query():
+            result = execute_dagster_graphql(workspace.create_request_context(), RUNS_PAGE_QUERY, {"limit": 26})
+            if result.errors or result.data["runsFeedOrError"]["__typename"] != "RunsFeedConnection":
+                raise SystemExit(f"runs page query failed: {result.errors or result.data}")
+
+        query()  # the first answer loads the code location's snapshot
+        return timed(query)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
