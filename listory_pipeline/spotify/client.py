@@ -79,6 +79,7 @@ from listory_pipeline.spotify.errors import (
     redact,
 )
 from listory_pipeline.spotify.rate_gate import RateGate, utc_now
+from listory_pipeline.spotify.tls import shared_tls_context
 
 __all__ = [
     "BULK_CHUNK_SIZES",
@@ -174,6 +175,7 @@ class SpotifyClient:
         self._rng_lock = threading.Lock()
         self._http = httpx.Client(
             transport=transport,
+            verify=shared_tls_context(),
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": "listory-pipeline"},
         )
