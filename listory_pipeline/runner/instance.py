@@ -29,6 +29,16 @@ retention:
       failure: 90
 """
 
+EVENT_LOG_STORAGE_YAML = """\
+# Dagster's SQLite event log, each run's file made from a compact template (~85 KB a crawl run, not ~180).
+event_log_storage:
+  module: listory_pipeline.runner.event_log_storage
+  class: TemplatedSqliteEventLogStorage
+"""
+
+# Top-level keys that choose the instance's storage: an operator who set one keeps their choice.
+STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
+
 EMBEDDED_DAGSTER_YAML = """\
 # Embedded default instance for listory-pipeline (written by `listory`; edit freely).
 # Storage: SQLite files in this folder. For PostgreSQL see deploy/dagster-postgres.yaml.
@@ -43,7 +53,7 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
-""" + TICK_RETENTION_YAML
+""" + EVENT_LOG_STORAGE_YAML + TICK_RETENTION_YAML
 
 
 # Module paths an older dagster.yaml may name, and where they live now.
@@ -54,13 +64,17 @@ def upgrade_instance_config(text: str) -> str:
     """`text` with every `module:` line that names a moved module pointed at its new home.
 
     Instances written before the run machinery moved into `runner/` would otherwise fail to
-    load their launcher, and those written before tick retention get it unless the operator
-    set a `retention:` section of their own; nothing else in the operator's file is touched.
+    load their launcher; those written before tick retention get it unless the operator set a
+    `retention:` section of their own, and those written before the templated event log get it
+    unless the operator chose a storage (runs already stored stay readable: the files are the
+    same kind). Nothing else in the operator's file is touched.
     """
     for old, new in MOVED_MODULES.items():
         text = re.sub(rf"^(\s*module:\s*){re.escape(old)}\s*$", rf"\g<1>{new}", text, flags=re.MULTILINE)
     if not re.search(r"^retention:", text, flags=re.MULTILINE):
         text = text.rstrip("\n") + "\n" + TICK_RETENTION_YAML  # an instance from before tick retention
+    if not any(re.search(rf"^{key}:", text, flags=re.MULTILINE) for key in STORAGE_KEYS):
+        text = text.rstrip("\n") + "\n" + EVENT_LOG_STORAGE_YAML  # from before the templated event log
     return text
 
 

@@ -85,7 +85,7 @@ def test_purge_on_the_embedded_sqlite_instance_keeps_scheduling_and_reclaims_fil
     home.mkdir()
     (home / "dagster.yaml").write_text(EMBEDDED_DAGSTER_YAML)
     runs, outcome = _purge_and_restart(lambda: DagsterInstance.from_config(str(home)), crawl_env)
-    assert outcome.shard_files_removed == 3 and outcome.shard_bytes_removed > 3 * 100_000
+    assert outcome.shard_files_removed == 3 and outcome.shard_bytes_removed > 3 * 40_000  # whole run files
     for run_id in _middle(runs):
         assert not (home / "history" / "runs" / f"{run_id}.db").exists()
         assert not (home / "storage" / run_id).exists()
