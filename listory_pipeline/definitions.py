@@ -12,9 +12,11 @@ from listory_pipeline.defs.history.sensors import history_drop_sensor, track_res
 from listory_pipeline.defs.maintenance.jobs import dagster_retention_job, dagster_retention_schedule
 from listory_pipeline.defs.publication.sensors import warehouse_publish_sensor
 from listory_pipeline.defs.resources import build_resources
+from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
 from listory_pipeline.settings import keep_private
 
 keep_private()  # whoever starts this code location (daemon, webserver, run worker): files stay private
+apply_dagster_fixes()  # a step waiting for the warehouse's pool slot sleeps instead of spinning
 
 defs = Definitions(
     assets=[

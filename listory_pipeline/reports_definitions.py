@@ -15,9 +15,11 @@ from listory_pipeline.defs.reports.assets import listory_dbt_models, report_char
 from listory_pipeline.defs.reports.resources import build_report_resources
 from listory_pipeline.defs.reports.schedules import build_reports_job, reports_hourly_schedule
 from listory_pipeline.defs.reports.sensors import history_reports_sensor
+from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
 from listory_pipeline.settings import keep_private
 
 keep_private()  # whoever starts this code location (daemon, webserver, run worker): files stay private
+apply_dagster_fixes()  # a step waiting for the warehouse's pool slot sleeps instead of spinning
 
 defs = Definitions(
     assets=[listory_dbt_models, report_charts],
