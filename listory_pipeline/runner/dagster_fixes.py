@@ -1,19 +1,51 @@
-"""A correction to Dagster applied in every process that loads this project's code.
+"""Two corrections to Dagster applied in every process that loads this project's code.
 
-A step waiting for a pool slot (the warehouse's `duckdb` pool of one) is meant to sleep until
+**A step waiting for a pool slot spins.** A step waiting for a pool slot (the warehouse's `duckdb` pool of one) is meant to sleep until
 its next claim check, but Dagster 1.13's `InstanceConcurrencyContext.interval_to_next_pending_claim_check`
 returns `min(0, ...)`, never more than zero, so the in-process executor loops without sleeping:
 a crawl run queued behind another run's load burned a whole core while it waited (3.0 CPU-s a
 run under `listory ui` with 20 users, against 0.8 when it did not wait). The claim itself is
 re-checked on the same schedule either way; only the spinning goes. The intended behaviour
 (the time until the earliest pending check, never negative) replaces the method, once.
+
+**Every storage re-reads its migration scripts.** Opening a SQLite or PostgreSQL storage
+checks the database's alembic revision against the newest one, which alembic finds by
+importing every migration script again (~20 ms of CPU each time). A code server opens a fresh
+instance, so several storages, for each sensor tick, and a run worker for each run: with six
+sensors that was most of the code server's CPU. The newest revision of the installed Dagster
+cannot change while a process runs, so it is looked up once per script folder; the
+database's own revision is still read every time, so a database that needs
+`dagster instance migrate` is still reported as such.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 import time
 
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+from dagster._core.storage import sql as dagster_sql
+
+# Modules that took `check_alembic_revision` by name. The SQLite ones are imported here; the
+# PostgreSQL ones only when already loaded (importing dagster-postgres costs ~0.6 CPU-s, which a
+# CLI command must not pay): the fork servers load it first and then apply the fixes again.
+SQLITE_ALEMBIC_CHECK_USERS = (
+    "dagster._core.storage.sql",
+    "dagster._core.storage.runs.sqlite.sqlite_run_storage",
+    "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+    "dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log",
+)
+POSTGRES_ALEMBIC_CHECK_USERS = (
+    "dagster_postgres.run_storage.run_storage",
+    "dagster_postgres.schedule_storage.schedule_storage",
+    "dagster_postgres.event_log.event_log",
+)
+_dagster_check_alembic_revision = dagster_sql.check_alembic_revision
+_head_revisions: dict[tuple[str | None, str | None], str | None] = {}
+_head_lock = threading.Lock()
 
 
 def _interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> float:
@@ -24,6 +56,31 @@ def _interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> f
     return max(0.0, min(waits)) if waits else 0.0
 
 
+def head_revision(alembic_config) -> str | None:
+    """The newest migration of these scripts, read from disk once per process."""
+    key = (alembic_config.config_file_name, alembic_config.get_main_option("script_location"))
+    with _head_lock:
+        if key not in _head_revisions:
+            from alembic.script import ScriptDirectory
+
+            _head_revisions[key] = ScriptDirectory.from_config(alembic_config).as_revision_number("head")
+        return _head_revisions[key]
+
+
+def check_alembic_revision(alembic_config, conn):
+    """(the database's revision, the newest one): what Dagster's function returns, the second remembered."""
+    from alembic.runtime.migration import MigrationContext
+
+    with dagster_sql._alembic_lock:
+        db_revision = MigrationContext.configure(conn).get_current_revision()
+    return (db_revision, head_revision(alembic_config))
+
+
 def apply_dagster_fixes() -> None:
     """Idempotent; safe to call from every entry point (code locations, fork servers)."""
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
+    modules = [importlib.import_module(name) for name in SQLITE_ALEMBIC_CHECK_USERS]
+    modules += [sys.modules[name] for name in POSTGRES_ALEMBIC_CHECK_USERS if name in sys.modules]
+    for module in modules:
+        if getattr(module, "check_alembic_revision", None) is _dagster_check_alembic_revision:
+            module.check_alembic_revision = check_alembic_revision

@@ -10,6 +10,10 @@ try:  # PostgreSQL storage, when installed, for production instances
 except ImportError:  # pragma: no cover - dagster-postgres is a dependency
     pass
 
+from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes  # noqa: E402
+
+apply_dagster_fixes()  # again, now that dagster-postgres is loaded (see dagster_fixes)
+
 
 def preload_settings():
     """This deployment's settings, or None when they are wrong (the run itself reports that)."""

@@ -34,7 +34,7 @@ IN_FLIGHT = [
 
 @sensor(
     job=crawl_user_job,
-    minimum_interval_seconds=2,
+    minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Adds a partition for each newly registered user and starts their first crawl at once; "

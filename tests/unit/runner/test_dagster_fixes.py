@@ -1,0 +1,83 @@
+"""Dagster corrections (runner/dagster_fixes.py): a run waiting for the warehouse's pool slot
+sleeps, and storages read their migration scripts once per process but still see an old database."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from dagster import DagsterInstance, job, op
+
+import sqlalchemy
+from alembic.script import ScriptDirectory
+from dagster._core.storage import sql as dagster_sql
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
+
+from listory_pipeline.runner import dagster_fixes
+from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
+
+HELD_SECONDS = 3.0
+
+
+@op(pool="duckdb")
+def write_the_warehouse() -> int:
+    return 1
+
+
+@job
+def pooled_job():
+    write_the_warehouse()
+
+
+def test_a_run_queued_behind_the_slot_holder_waits_without_spinning(tmp_path):
+    apply_dagster_fixes()  # what both code locations do when they load
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(home))
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("duckdb", 1)
+    assert storage.claim_concurrency_slot("duckdb", "another-run", "load").is_claimed  # another run's load holds it
+
+    outcome = {}
+
+    def run() -> None:
+        cpu_started, wall_started = time.thread_time(), time.monotonic()
+        result = pooled_job.execute_in_process(instance=instance)
+        outcome.update(success=result.success, cpu=time.thread_time() - cpu_started, wall=time.monotonic() - wall_started)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(HELD_SECONDS)
+    storage.free_concurrency_slot_for_step("another-run", "load")
+    worker.join(timeout=60)
+
+    assert outcome["success"]
+    assert outcome["wall"] >= HELD_SECONDS  # it did wait for the slot
+    assert outcome["cpu"] < outcome["wall"] / 3  # Dagster 1.13 alone spins here: CPU about equal to the wait
+
+
+def test_an_instance_opened_again_reads_no_migration_script_and_an_old_database_is_still_seen(tmp_path, monkeypatch):
+    apply_dagster_fixes()
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    DagsterInstance.from_config(str(home)).dispose()
+    script_reads = []
+    original = ScriptDirectory.from_config.__func__
+    monkeypatch.setattr(ScriptDirectory, "from_config", classmethod(lambda cls, *a, **k: script_reads.append(1) or original(cls, *a, **k)))
+    again = DagsterInstance.from_config(str(home))  # what a code server does for every sensor tick
+    again.get_runs()
+    again.dispose()
+    assert script_reads == []
+
+    config = dagster_sql.get_alembic_config(sqlite_event_log.__file__)
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    scripts = original(ScriptDirectory, config)
+    newest = scripts.as_revision_number("head")
+    older = scripts.get_revision(newest).down_revision
+    with engine.connect() as connection:
+        dagster_sql.stamp_alembic_rev(config, connection, rev=older)  # a database from an older Dagster
+        assert dagster_fixes.check_alembic_revision(config, connection) == (older, newest)
+        dagster_sql.stamp_alembic_rev(config, connection, rev="head")
+        assert dagster_fixes.check_alembic_revision(config, connection) == (newest, newest)
