@@ -14,7 +14,8 @@ Printed: bytes per user-day of the landing zone, the warehouse (the pipeline's f
 the published read copy) and Dagster storage; Dagster rows and files before and after the
 last purge; events per crawl run; the sensor tick and the runs page's GraphQL queries
 timed against this history and against an empty instance with the same users; and the
-projection for one user-year. Then, unless `--instance-minutes 0`, what a crawl run costs the
+projection for one user-year; and `core.listens` against the simulator's ground truth (every
+play found exactly once, with retention and the compact landing zone on). Then, unless `--instance-minutes 0`, what a crawl run costs the
 whole instance under `listory ui` (benchmarks/instance_cpu.py) beside the `import dagster`
 yardstick, both measured here.
 
@@ -112,6 +113,34 @@ class Footprint:
             "warehouse": warehouse,
             "dagster": folder_bytes(self.home / "dagster"),
         }
+
+
+def plays_against_ground_truth(settings, simulator, user_ids) -> dict[str, int]:
+    """`core.listens` of each user against the simulator's ground truth, from their oldest stored
+    play to their last landed pull (what Spotify could have shown by then): plays missing, stored
+    twice, or that never happened. All three are 0 when every play was found exactly once."""
+    import duckdb
+
+    from listory_pipeline import runtime
+
+    landing = runtime.landing_zone(settings)
+    counts = {"plays_stored": 0, "plays_missing": 0, "plays_stored_twice": 0, "plays_invented": 0}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
+        for user_id in user_ids:
+            rows = warehouse.execute(
+                "select epoch_ms(played_at), track_id from core.listens where user_id = ? order by all", [user_id]
+            ).fetchall()
+            last_pull = max((pull.fetched_at for pull in landing.pulls(user_id)), default=None)
+            if not rows or last_pull is None:
+                continue
+            start = datetime.fromtimestamp((rows[0][0] - 1) / 1000, timezone.utc)
+            truth = {(int(played.timestamp() * 1000), track) for played, track in simulator.ground_truth(user_id, start, last_pull)}
+            stored = set(rows)
+            counts["plays_stored"] += len(rows)
+            counts["plays_stored_twice"] += len(rows) - len(stored)
+            counts["plays_missing"] += len(truth - stored)
+            counts["plays_invented"] += len({row for row in stored if row[0] <= int(last_pull.timestamp() * 1000)} - truth)
+    return counts
 
 
 def timed(function, repeats: int = TIMED_REPEATS) -> float:
@@ -226,6 +255,7 @@ def main() -> int:
                       f"({time.monotonic() - wall_started:.0f} s)", flush=True)
         events_per_run = events_per_crawl_run(instance)
         final_cursor = cursor
+        exactness = plays_against_ground_truth(settings, simulator, user_ids)
         traveller.stop()
 
         # The same sensor tick and runs page, against this history and against an empty instance.
@@ -264,6 +294,7 @@ def main() -> int:
         "failed_crawl_runs": failed_runs,
         "crawl_runs_per_user_day": round(crawl_runs / (users * args.days), 1),
         "retention_days": args.retention_days,
+        "core_listens_against_ground_truth": exactness,
         "warehouse_bytes_per_user_day": round(warehouse_per_user_day),
         "dagster_bytes_after_each_purge": dagster_after_purges,
         "dagster_before_last_purge": before_last_purge,
