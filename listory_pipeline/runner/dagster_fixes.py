@@ -1,4 +1,4 @@
-"""Two corrections to Dagster applied in every process that loads this project's code.
+"""Corrections to Dagster applied in every process that loads this project's code.
 
 **A step waiting for a pool slot spins.** A step waiting for a pool slot (the warehouse's `duckdb` pool of one) is meant to sleep until
 its next claim check, but Dagster 1.13's `InstanceConcurrencyContext.interval_to_next_pending_claim_check`
@@ -16,6 +16,14 @@ sensors that was most of the code server's CPU. The newest revision of the insta
 cannot change while a process runs, so it is looked up once per script folder; the
 database's own revision is still read every time, so a database that needs
 `dagster instance migrate` is still reported as such.
+
+**Every SQLite connection compiles its SQL again.** Dagster's SQLite storages create a new
+SQLAlchemy engine for every connection (with `NullPool`, so it holds no connection), and
+SQLAlchemy caches compiled statements per engine: each of a crawl run's ~150 connections
+paid for the engine (~1.3 ms) and for compiling every statement from scratch, about a third
+of a run worker's CPU. Those engines are kept here, one per database file and arguments
+(a bounded number): a `NullPool` engine is a factory of connections, each one still opened
+and closed as before, so nothing is held open and a deleted file is simply created anew.
 """
 
 from __future__ import annotations
@@ -24,6 +32,10 @@ import importlib
 import sys
 import threading
 import time
+from collections import OrderedDict
+
+from sqlalchemy import create_engine as sqlalchemy_create_engine
+from sqlalchemy.pool import NullPool
 
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage import sql as dagster_sql
@@ -44,6 +56,17 @@ POSTGRES_ALEMBIC_CHECK_USERS = (
     "dagster_postgres.event_log.event_log",
 )
 _dagster_check_alembic_revision = dagster_sql.check_alembic_revision
+# Modules of Dagster's SQLite storages that took `create_engine` by name.
+SQLITE_ENGINE_USERS = (
+    "dagster._core.storage.sql",
+    "dagster._core.storage.runs.sqlite.sqlite_run_storage",
+    "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+    "dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log",
+)
+KEPT_ENGINES = 256  # a run writes 2 files; the webserver reads many: the least recently used go
+_engines: OrderedDict[str, object] = OrderedDict()
+_engines_lock = threading.Lock()
 _head_revisions: dict[tuple[str | None, str | None], str | None] = {}
 _head_lock = threading.Lock()
 
@@ -76,6 +99,23 @@ def check_alembic_revision(alembic_config, conn):
     return (db_revision, head_revision(alembic_config))
 
 
+def create_engine(url, **kwargs):
+    """SQLAlchemy's `create_engine`, the same engine again for the same SQLite file and arguments
+    when it pools nothing (what Dagster's SQLite storages ask for); anything else is created anew."""
+    if kwargs.get("poolclass") is not NullPool or not str(url).startswith("sqlite:"):
+        return sqlalchemy_create_engine(url, **kwargs)
+    key = repr((str(url), sorted((name, repr(value)) for name, value in kwargs.items())))
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = sqlalchemy_create_engine(url, **kwargs)
+            while len(_engines) > KEPT_ENGINES:
+                _engines.popitem(last=False)
+        else:
+            _engines.move_to_end(key)
+        return engine
+
+
 def apply_dagster_fixes() -> None:
     """Idempotent; safe to call from every entry point (code locations, fork servers)."""
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
@@ -84,3 +124,7 @@ def apply_dagster_fixes() -> None:
     for module in modules:
         if getattr(module, "check_alembic_revision", None) is _dagster_check_alembic_revision:
             module.check_alembic_revision = check_alembic_revision
+    for name in SQLITE_ENGINE_USERS:
+        module = importlib.import_module(name)
+        if getattr(module, "create_engine", None) is sqlalchemy_create_engine:
+            module.create_engine = create_engine

@@ -1,14 +1,17 @@
 """Dagster corrections (runner/dagster_fixes.py): a run waiting for the warehouse's pool slot
-sleeps, and storages read their migration scripts once per process but still see an old database."""
+sleeps, storages read their migration scripts once per process but still see an old database,
+and SQLite engines are reused without holding any file open."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 from dagster import DagsterInstance, job, op
 
 import sqlalchemy
+from sqlalchemy.pool import NullPool
 from alembic.script import ScriptDirectory
 from dagster._core.storage import sql as dagster_sql
 from dagster._core.storage.event_log.sqlite import sqlite_event_log
@@ -81,3 +84,39 @@ def test_an_instance_opened_again_reads_no_migration_script_and_an_old_database_
         assert dagster_fixes.check_alembic_revision(config, connection) == (older, newest)
         dagster_sql.stamp_alembic_rev(config, connection, rev="head")
         assert dagster_fixes.check_alembic_revision(config, connection) == (newest, newest)
+
+
+def _open_files_under(folder) -> list[str]:
+    paths = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            paths.append(target)
+    return paths
+
+
+def test_sqlite_engines_are_reused_but_hold_no_file_open(tmp_path):
+    apply_dagster_fixes()
+    assert sqlite_event_log.create_engine is dagster_fixes.create_engine  # what Dagster's SQLite storages call
+    url = f"sqlite:///{tmp_path / 'reused.db'}"
+    assert dagster_fixes.create_engine(url, poolclass=NullPool) is dagster_fixes.create_engine(url, poolclass=NullPool)
+    assert dagster_fixes.create_engine(url, poolclass=NullPool) is not dagster_fixes.create_engine(
+        url, poolclass=NullPool, connect_args={"timeout": 5}
+    )
+    assert dagster_fixes.create_engine(url) is not dagster_fixes.create_engine(url)  # pooling engines: never shared
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(home))
+    first = pooled_job.execute_in_process(instance=instance)
+    assert _open_files_under(home / "history") == []  # the retention job can delete any run's file
+    shard = home / "history" / "runs" / f"{first.run_id}.db"
+    events = len(instance.all_logs(first.run_id))
+    shard.unlink()  # what the retention job does after delete_run
+    assert not shard.exists()
+    second = pooled_job.execute_in_process(instance=instance)
+    assert len(instance.all_logs(second.run_id)) == events
