@@ -32,6 +32,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
+
+# Whatever process loads the instance (the daemon and the webserver too, which load no project
+# code otherwise) gets the project's corrections to Dagster's storages (see dagster_fixes).
+apply_dagster_fixes()
+
 TEMPLATE_PAGE_SIZE = 1024  # SQLite's pages for run files: 512 would save ~10 % more, 4096 is the default
 
 

@@ -41,6 +41,12 @@ from dagster import _check as check
 from dagster._core.launcher.base import LaunchRunContext, RunLauncher
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
+from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
+
+# Whatever process loads the instance (the daemon and the webserver too, which load no project
+# code otherwise) gets the project's corrections to Dagster's storages (see dagster_fixes).
+apply_dagster_fixes()
+
 PID_TAG = "listory/run_worker_pid"
 CPU_TAG = "listory/run_worker_cpu_seconds"
 
