@@ -345,4 +345,8 @@ def test_run_forever_serves_and_prints_where(tmp_path):
         assert [u["user_id"] for u in httpx.get(f"{base_url}/_sim/users", timeout=5).json()] == ["sim-alice", "sim-bruno"]
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # seen twice in a full suite on a loaded machine, never alone
+            proc.kill()
+            proc.wait(timeout=10)
