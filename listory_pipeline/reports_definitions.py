@@ -19,7 +19,7 @@ from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
 from listory_pipeline.settings import keep_private
 
 keep_private()  # whoever starts this code location (daemon, webserver, run worker): files stay private
-apply_dagster_fixes()  # a step waiting for the warehouse's pool slot sleeps instead of spinning
+apply_dagster_fixes()  # pool waits that sleep, migration scripts read once, SQLite engines reused
 
 defs = Definitions(
     assets=[listory_dbt_models, report_charts],

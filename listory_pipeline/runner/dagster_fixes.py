@@ -40,30 +40,23 @@ from sqlalchemy.pool import NullPool
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage import sql as dagster_sql
 
-# Modules that took `check_alembic_revision` by name. The SQLite ones are imported here; the
-# PostgreSQL ones only when already loaded (importing dagster-postgres costs ~0.6 CPU-s, which a
-# CLI command must not pay): the fork servers load it first and then apply the fixes again.
-SQLITE_ALEMBIC_CHECK_USERS = (
+# Dagster's SQLite storage modules: each took `check_alembic_revision` and `create_engine` by name.
+SQLITE_STORAGE_MODULES = (
     "dagster._core.storage.sql",
     "dagster._core.storage.runs.sqlite.sqlite_run_storage",
     "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
     "dagster._core.storage.event_log.sqlite.sqlite_event_log",
     "dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log",
 )
+# The PostgreSQL ones, which took `check_alembic_revision`: patched only when already loaded
+# (importing dagster-postgres costs ~0.6 CPU-s, which a CLI command must not pay); the fork
+# servers load it first and then apply the fixes again.
 POSTGRES_ALEMBIC_CHECK_USERS = (
     "dagster_postgres.run_storage.run_storage",
     "dagster_postgres.schedule_storage.schedule_storage",
     "dagster_postgres.event_log.event_log",
 )
 _dagster_check_alembic_revision = dagster_sql.check_alembic_revision
-# Modules of Dagster's SQLite storages that took `create_engine` by name.
-SQLITE_ENGINE_USERS = (
-    "dagster._core.storage.sql",
-    "dagster._core.storage.runs.sqlite.sqlite_run_storage",
-    "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
-    "dagster._core.storage.event_log.sqlite.sqlite_event_log",
-    "dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log",
-)
 KEPT_ENGINES = 256  # a run writes 2 files; the webserver reads many: the least recently used go
 _engines: OrderedDict[str, object] = OrderedDict()
 _engines_lock = threading.Lock()
@@ -119,12 +112,11 @@ def create_engine(url, **kwargs):
 def apply_dagster_fixes() -> None:
     """Idempotent; safe to call from every entry point (code locations, fork servers)."""
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
-    modules = [importlib.import_module(name) for name in SQLITE_ALEMBIC_CHECK_USERS]
-    modules += [sys.modules[name] for name in POSTGRES_ALEMBIC_CHECK_USERS if name in sys.modules]
-    for module in modules:
+    sqlite_modules = [importlib.import_module(name) for name in SQLITE_STORAGE_MODULES]
+    postgres_modules = [sys.modules[name] for name in POSTGRES_ALEMBIC_CHECK_USERS if name in sys.modules]
+    for module in [*sqlite_modules, *postgres_modules]:
         if getattr(module, "check_alembic_revision", None) is _dagster_check_alembic_revision:
             module.check_alembic_revision = check_alembic_revision
-    for name in SQLITE_ENGINE_USERS:
-        module = importlib.import_module(name)
+    for module in sqlite_modules:
         if getattr(module, "create_engine", None) is sqlalchemy_create_engine:
             module.create_engine = create_engine

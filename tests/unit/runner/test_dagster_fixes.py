@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from dagster import DagsterInstance, job, op
 
@@ -22,23 +23,17 @@ from listory_pipeline.runner import dagster_fixes
 from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
 
 HELD_SECONDS = 3.0
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # A run worker of its own (a process, the run in its main thread, as the launcher runs it):
 # it says when it starts the run, then how long the run took and the CPU it spent.
 POOLED_RUN = """
 import json, sys, time
-from dagster import DagsterInstance, job, op
+from dagster import DagsterInstance
 from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
+from tests.unit.runner.test_dagster_fixes import pooled_job
 if sys.argv[2] == "fixed":
     apply_dagster_fixes()  # what both code locations do when they load
-
-@op(pool="duckdb")
-def write_the_warehouse() -> int:
-    return 1
-
-@job
-def pooled_job():
-    write_the_warehouse()
 
 instance = DagsterInstance.from_config(sys.argv[1])
 print("starting", flush=True)
@@ -69,7 +64,7 @@ def _run_queued_behind_the_slot(tmp_path, mode: str) -> dict:
     script = tmp_path / "pooled_run.py"
     script.write_text(POOLED_RUN)
     worker = subprocess.Popen([sys.executable, str(script), str(home), mode], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     try:
         assert worker.stdout.readline().strip() == "starting"
         time.sleep(HELD_SECONDS)
