@@ -149,6 +149,7 @@ def main() -> int:
         print(f"listory ui with {args.instance_users} users: {args.warmup_minutes} min warm-up, "
               f"{args.instance_minutes} min measured ...", flush=True)
         cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
+        print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
         print(
             f"instance: {cost.tree_cpu_seconds:.1f} CPU s over {cost.minutes} min, {cost.crawl_runs} crawl runs "
             f"({cost.failed_crawl_runs} failed), {cost.report_runs} report runs ({cost.report_worker_cpu_seconds:.1f} CPU s, "

@@ -43,6 +43,7 @@ class InstanceCost:
     report_worker_cpu_seconds: float
     run_worker_cpu_seconds: float
     processes_seen: int
+    cpu_seconds_by_role: dict[str, float]
 
     @property
     def cpu_per_crawl_run(self) -> float:
@@ -64,8 +65,35 @@ def import_dagster_cpu_seconds(times: int = 3) -> float:
     return statistics.median(samples)
 
 
-def _descendant_cpu(root: int) -> tuple[float, int]:
-    """CPU seconds (own + reaped children) of every live descendant of `root`, and how many there are."""
+def _role(pid: int) -> str:
+    """What a process of the instance is, from its command line (its reaped children count as it)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    for needle, role in ROLES:
+        if needle in command:
+            return role
+    return "other"
+
+
+# First match wins: a run worker is forked from its fork server and shows the server's command line.
+ROLES = (
+    ("multiprocessing.forkserver", "fork servers and run workers"),
+    ("dagster-webserver", "webserver"),
+    ("dagster_webserver", "webserver"),
+    ("dagster-daemon", "daemon"),
+    ("dagster._daemon", "daemon"),
+    (" code-server ", "code-server proxies"),
+    (" api grpc", "code servers"),
+    (" dev ", "supervisors (listory ui, dagster dev)"),
+    (" ui ", "supervisors (listory ui, dagster dev)"),
+)
+
+
+def _descendant_cpu(root: int) -> tuple[dict[int, float], dict[int, str]]:
+    """CPU seconds (own + reaped children) of every live descendant of `root`, and each one's role."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     for entry in os.listdir("/proc"):
@@ -81,15 +109,14 @@ def _descendant_cpu(root: int) -> tuple[float, int]:
         parents[pid] = int(fields[1])
         utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
         times[pid] = (utime + stime + cutime + cstime) / CLOCK_TICKS
-    total, count = 0.0, 0
+    live: dict[int, float] = {}
     for pid in times:
         ancestor = parents.get(pid)
         while ancestor is not None and ancestor not in (0, 1, root):
             ancestor = parents.get(ancestor)
         if ancestor == root:
-            total += times[pid]
-            count += 1
-    return total, count
+            live[pid] = times[pid]
+    return live, {pid: _role(pid) for pid in live}
 
 
 def _reaped_cpu() -> float:
@@ -107,10 +134,35 @@ def _reap_orphans() -> None:
             return
 
 
-def _tree_cpu() -> tuple[float, int]:
+@dataclass
+class TreeSample:
+    reaped: float
+    live: dict[int, float]
+    roles: dict[int, str]
+
+    @property
+    def total(self) -> float:
+        return self.reaped + sum(self.live.values())
+
+
+def _tree_cpu() -> TreeSample:
     _reap_orphans()
-    live, count = _descendant_cpu(os.getpid())
-    return _reaped_cpu() + live, count
+    live, roles = _descendant_cpu(os.getpid())
+    return TreeSample(_reaped_cpu(), live, roles)
+
+
+def _cpu_by_role(start: TreeSample, end: TreeSample) -> dict[str, float]:
+    """CPU spent in the window by each role. A process that ended in the window is counted in its
+    parent (which reaped it); what this process reaped itself (orphans) is counted apart."""
+    spent: dict[str, float] = {"reaped by the benchmark": end.reaped - start.reaped}
+    for pid, seconds in end.live.items():
+        role = end.roles[pid]
+        spent[role] = spent.get(role, 0.0) + seconds - start.live.get(pid, 0.0)
+    for pid, seconds in start.live.items():
+        if pid not in end.live:  # ended: its time moved to whoever reaped it
+            role = start.roles[pid]
+            spent[role] = spent.get(role, 0.0) - seconds
+    return {role: round(seconds, 1) for role, seconds in sorted(spent.items())}
 
 
 def _free_port() -> int:
@@ -163,15 +215,14 @@ def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed:
             time.sleep(warmup_minutes * 60)
             if ui.poll() is not None:
                 raise SystemExit(f"listory ui ended during warm-up (see {home / 'ui.log'})")
-            cpu_start, _ = _tree_cpu()
+            sample_start = _tree_cpu()
             runs_start = _finished_runs(home / "dagster")
             seen = 0
             deadline = time.monotonic() + minutes * 60
             while time.monotonic() < deadline:
                 time.sleep(min(30.0, max(0.0, deadline - time.monotonic())))
-                _, count = _tree_cpu()
-                seen = max(seen, count)
-            cpu_end, _ = _tree_cpu()
+                seen = max(seen, len(_tree_cpu().live))
+            sample_end = _tree_cpu()
             runs_end = _finished_runs(home / "dagster")
         finally:
             ui.send_signal(signal.SIGTERM)
@@ -189,7 +240,8 @@ def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed:
         crawl_runs=len(window_crawls),
         failed_crawl_runs=len(window_crawls & runs_end["failed"]),
         report_runs=len(window_reports),
-        tree_cpu_seconds=cpu_end - cpu_start,
+        tree_cpu_seconds=sample_end.total - sample_start.total,
+        cpu_seconds_by_role=_cpu_by_role(sample_start, sample_end),
         report_worker_cpu_seconds=sum(runs_end["cpu"][run_id] for run_id in window_reports),
         run_worker_cpu_seconds=sum(runs_end["cpu"][run_id] for run_id in window_crawls),
         processes_seen=seen,

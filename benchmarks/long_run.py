@@ -313,6 +313,7 @@ def main() -> int:
 
         yardstick = import_dagster_cpu_seconds()
         cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
+        print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
         print(json.dumps({"instance": cost.__dict__}), flush=True)
         instance_cpu = cost.cpu_per_crawl_run  # report runs in the window are not charged to crawls
     print(json.dumps({

@@ -24,6 +24,8 @@ paid for the engine (~1.3 ms) and for compiling every statement from scratch, ab
 of a run worker's CPU. Those engines are kept here, one per database file and arguments
 (a bounded number): a `NullPool` engine is a factory of connections, each one still opened
 and closed as before, so nothing is held open and a deleted file is simply created anew.
+A run worker asks for more (`hold_sqlite_connections`, see runner/worker_io.py): its engines
+keep one connection per file open until the run ends.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import time
 from collections import OrderedDict
 
 from sqlalchemy import create_engine as sqlalchemy_create_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage import sql as dagster_sql
@@ -92,6 +94,47 @@ def check_alembic_revision(alembic_config, conn):
     return (db_revision, head_revision(alembic_config))
 
 
+class HeldConnectionPool(QueuePool):
+    """A pool that outlives Dagster's `engine.dispose()` after every use: one connection per file
+    stays open for the process's life, another is opened only while the first is in use."""
+
+    def dispose(self) -> None:  # Dagster disposes the engine after every connection
+        pass
+
+    def recreate(self) -> "HeldConnectionPool":
+        return self
+
+    def release(self) -> None:
+        QueuePool.dispose(self)
+
+
+_hold_connections = False
+
+
+def hold_sqlite_connections() -> None:
+    """From now on this process keeps one connection per SQLite file open (see the module's docstring).
+
+    For a run worker: its files are written ~30 times in a second, and each connection Dagster
+    closes is the file's last, so SQLite checkpoints and deletes the write-ahead log every time.
+    """
+    global _hold_connections
+    with _engines_lock:
+        _hold_connections = True
+        _engines.clear()
+
+
+def release_sqlite_connections() -> None:
+    """Close what `hold_sqlite_connections` kept open (a run worker's end)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            _release(engine)
+
+
+def _release(engine) -> None:
+    if isinstance(engine.pool, HeldConnectionPool):
+        engine.pool.release()
+
+
 def create_engine(url, **kwargs):
     """SQLAlchemy's `create_engine`, the same engine again for the same SQLite file and arguments
     when it pools nothing (what Dagster's SQLite storages ask for); anything else is created anew."""
@@ -101,9 +144,13 @@ def create_engine(url, **kwargs):
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _engines[key] = sqlalchemy_create_engine(url, **kwargs)
+            if _hold_connections:
+                held = {**kwargs, "poolclass": HeldConnectionPool, "pool_size": 1, "max_overflow": -1}
+                engine = _engines[key] = sqlalchemy_create_engine(url, **held)
+            else:
+                engine = _engines[key] = sqlalchemy_create_engine(url, **kwargs)
             while len(_engines) > KEPT_ENGINES:
-                _engines.popitem(last=False)
+                _release(_engines.popitem(last=False)[1])
         else:
             _engines.move_to_end(key)
         return engine

@@ -122,6 +122,8 @@ def run_worker(run_id: str, instance_ref, environment: Mapping[str, str]) -> Non
 
     The worker takes the launching process's environment (LISTORY_HOME, credentials), as a
     subprocess started by the launcher would, not the one the fork server was started with.
+    It holds its storage connections for the run and does not mirror its captured output
+    (runner/worker_io.py).
     """
     from dagster import DagsterInstance
 
@@ -129,11 +131,19 @@ def run_worker(run_id: str, instance_ref, environment: Mapping[str, str]) -> Non
     os.environ.update(environment)
     from dagster._cli.api import _execute_run_command_body
 
-    with DagsterInstance.from_ref(instance_ref) as instance:
-        _execute_run_command_body(run_id, instance, lambda _event: None, set_exit_code_on_failure=False)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        # The worker's own CPU since the fork: what one run costs (shown as a run tag).
-        instance.add_run_tags(run_id, {CPU_TAG: f"{usage.ru_utime + usage.ru_stime:.3f}"})
+    from listory_pipeline.runner import worker_io
+
+    worker_io.prepare_worker_process()
+    try:
+        with DagsterInstance.from_ref(instance_ref) as instance:
+            worker_io.hold_postgres_connections(instance)
+            _execute_run_command_body(run_id, instance, lambda _event: None, set_exit_code_on_failure=False)
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            # The worker's own CPU since the fork: what one run costs (shown as a run tag).
+            instance.add_run_tags(run_id, {CPU_TAG: f"{usage.ru_utime + usage.ru_stime:.3f}"})
+    finally:
+        worker_io.release_connections()
+
 
 class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
     def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dagster import DagsterInstance, build_sensor_context
+import time
+
+import sqlalchemy
+from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
+from dagster._core.launcher.base import LaunchRunContext
 
 from listory_pipeline.definitions import defs
 from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
 from listory_pipeline.defs.resources import RegistryResource
+from tests.dagster.test_run_launcher import _new_run, _wait
 
 
 def test_crawl_and_sensor_tick_on_a_postgres_instance(production_dagster_home, crawl_env):
@@ -31,3 +36,32 @@ def test_crawl_and_sensor_tick_on_a_postgres_instance(production_dagster_home, c
         cursor = SchedulerCursor.from_json(tick.cursor)
         assert cursor.users[user_id].last_success is not None
         assert cursor.materialization_storage_id is not None
+
+
+def _sessions_opened(instance) -> int:
+    """Server sessions ever established to the instance's database (PostgreSQL 14+ counts them)."""
+    with instance.run_storage._engine.connect() as conn:
+        conn.execute(sqlalchemy.text("select pg_stat_clear_snapshot()"))
+        return int(conn.execute(sqlalchemy.text(
+            "select sessions from pg_stat_database where datname = current_database()")).scalar())
+
+
+def test_a_forked_crawl_run_opens_a_few_server_sessions_not_one_per_storage_call(production_dagster_home, crawl_env):
+    """Dagster opens a connection for every storage call (~130 in a crawl run), each a backend process the
+    server forks; the run worker keeps a pooled one per storage for the run (runner/worker_io.py)."""
+    with DagsterInstance.from_config(str(production_dagster_home)) as instance:
+        user_id = crawl_env.user_ids[0]
+        instance.add_dynamic_partitions("spotify_users", [user_id])
+        run = _new_run(instance, user_id)
+        # this test's own polling on one pooled session, so that the count is the run's
+        instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=-1)
+        before = _sessions_opened(instance)
+        instance.run_launcher.launch_run(LaunchRunContext(run, None))
+        assert _wait(instance, run.run_id).status == DagsterRunStatus.SUCCESS
+        instance.run_launcher.join()
+        time.sleep(0.5)  # a session is counted when it ends
+        during = _sessions_opened(instance) - before
+        assert len(instance.all_logs(run.run_id)) > 20
+        # opening the storages (table and revision checks), then one pooled session per storage:
+        # 11 here, against 156 with a session per storage call
+        assert during < 20, f"{during} sessions for one crawl run"
