@@ -81,6 +81,9 @@ def _role(pid: int) -> str:
 # First match wins: a run worker is forked from its fork server and shows the server's command line.
 ROLES = (
     ("multiprocessing.forkserver", "fork servers and run workers"),
+    ("listory_pipeline.runner.webserver", "webserver"),
+    ("listory_pipeline.runner.daemon", "daemon"),
+    ("listory_pipeline.runner.serve", "supervisors (listory ui, dagster dev)"),
     ("dagster-webserver", "webserver"),
     ("dagster_webserver", "webserver"),
     ("dagster-daemon", "daemon"),

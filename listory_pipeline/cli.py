@@ -312,19 +312,17 @@ def cmd_ui(args) -> int:
         return 1
     home = ensure_dagster_home(settings)
     print("\n".join(connection_help(settings)), flush=True)
-    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    # the interpreter running us, not whatever `dagster` PATH finds: a service has no venv on PATH
-    command = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
-    command += ["-w", str(workspace)] if workspace.exists() else ["-m", "listory_pipeline.definitions"]
+    # the interpreter running us, not whatever PATH finds: a service has no venv on PATH
+    command = [sys.executable, "-m", "listory_pipeline.runner.serve", "--host", args.host, "--port", str(args.port)]
     print(f"DAGSTER_HOME={home}\n$ {' '.join(command)}", flush=True)
     env = dict(os.environ)
-    # this environment's tools first: dagster-dbt finds `dbt` by PATH when `dagster dev` parses the project
+    # this environment's tools first (dbt and dagster's own), whatever PATH the service was given
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *filter(None, [env.get("PATH")])])
     return supervise(start_in_own_group(command, env))
 
 
 def _port_taken(host: str, port: int) -> str | None:
-    """Why the webserver could not listen on host:port, or None: `dagster dev` would run its daemon on without it."""
+    """Why the webserver could not listen on host:port, or None: checked first, so that the daemon is not started without it."""
     import socket
 
     try:
@@ -384,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--limit", type=non_negative_int, default=100, help="rows to print at most (default 100)")
     sql.set_defaults(func=cmd_sql)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI and daemon (dagster dev) on the embedded instance")
+    ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the embedded instance (code locations loaded in process)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=port_number, default=3000)
     ui.set_defaults(func=cmd_ui)

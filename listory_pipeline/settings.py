@@ -150,7 +150,7 @@ def keep_private(settings: Settings | None = None) -> None:
     LISTORY_HOME holds refresh tokens, the key that decrypts them and every play: no other
     local user may read it or plant pulls in it. The home folder itself is made 0700 (which
     also covers files older versions wrote more openly), and the umask is set for this
-    process and everything it starts (Dagster's webserver, daemon, code servers, run workers).
+    process and everything it starts (Dagster's webserver, daemon, fork servers, run workers).
     """
     os.umask(PRIVATE_UMASK)
     if settings is not None:

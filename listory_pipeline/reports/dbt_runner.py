@@ -160,8 +160,8 @@ def project_manifest_path(project_dir: Path = DBT_PROJECT_DIR) -> Path:
 def ensure_project_manifest(settings: Settings) -> Path:
     """The project's own manifest, written from this process's parse when missing or older than a project file.
 
-    `dagster dev` parses the project on start; a process that imports the reports code location
-    otherwise (the CLI building reports as a Dagster run) would fail on a fresh clone. The parse
+    `listory ui` calls this before loading the code locations, and so does the CLI building reports
+    as a Dagster run: without it a fresh clone has no manifest to define the reports location from. The parse
     is the one the build then reuses, so it costs nothing extra.
     """
     manifest = project_manifest_path()
@@ -173,7 +173,7 @@ def ensure_project_manifest(settings: Settings) -> Path:
         manifest.parent.mkdir(parents=True, exist_ok=True)
         partial = manifest.with_name(f".manifest.json.{os.getpid()}.tmp")
         shutil.copyfile(written, partial)
-        os.replace(partial, manifest)  # a code server reading it meanwhile sees the old one or the new one
+        os.replace(partial, manifest)  # a process reading it meanwhile sees the old one or the new one
     except OSError as exc:
         raise DbtParseError(
             f"cannot write {manifest} ({exc.strerror}); run `uv run dbt parse --project-dir {DBT_PROJECT_DIR} "

@@ -29,6 +29,17 @@ retention:
       failure: 90
 """
 
+RUN_MONITORING_YAML = """\
+# A run whose worker was killed outright (out of memory, power cut) is marked failed instead of staying
+# STARTED for ever: the crawl sensors never start a second run for a user with one in flight.
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 60
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+"""
+
 EVENT_LOG_STORAGE_YAML = """\
 # Dagster's SQLite event log, each run's file made from a compact template (~85 KB a crawl run, not ~180).
 event_log_storage:
@@ -53,7 +64,7 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
-""" + EVENT_LOG_STORAGE_YAML + TICK_RETENTION_YAML
+""" + EVENT_LOG_STORAGE_YAML + TICK_RETENTION_YAML + RUN_MONITORING_YAML
 
 
 # Module paths an older dagster.yaml may name, and where they live now.
@@ -65,7 +76,8 @@ def upgrade_instance_config(text: str) -> str:
 
     Instances written before the run machinery moved into `runner/` would otherwise fail to
     load their launcher; those written before tick retention get it unless the operator set a
-    `retention:` section of their own, and those written before the templated event log get it
+    `retention:` section of their own, those written before run monitoring get it unless they have a
+    `run_monitoring:` section, and those written before the templated event log get it
     unless the operator chose a storage (runs already stored stay readable: the files are the
     same kind). Nothing else in the operator's file is touched.
     """
@@ -73,6 +85,8 @@ def upgrade_instance_config(text: str) -> str:
         text = re.sub(rf"^(\s*module:\s*){re.escape(old)}\s*$", rf"\g<1>{new}", text, flags=re.MULTILINE)
     if not re.search(r"^retention:", text, flags=re.MULTILINE):
         text = text.rstrip("\n") + "\n" + TICK_RETENTION_YAML  # an instance from before tick retention
+    if not re.search(r"^run_monitoring:", text, flags=re.MULTILINE):
+        text = text.rstrip("\n") + "\n" + RUN_MONITORING_YAML  # from before run monitoring
     if not any(re.search(rf"^{key}:", text, flags=re.MULTILINE) for key in STORAGE_KEYS):
         text = text.rstrip("\n") + "\n" + EVENT_LOG_STORAGE_YAML  # from before the templated event log
     return text

@@ -32,13 +32,14 @@ import os
 import resource
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from multiprocessing import context as mp_context
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any
 
 from dagster import _check as check
-from dagster._core.launcher.base import LaunchRunContext, RunLauncher
+from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
@@ -49,6 +50,10 @@ apply_dagster_fixes()
 
 PID_TAG = "listory/run_worker_pid"
 CPU_TAG = "listory/run_worker_cpu_seconds"
+# Which process the worker is, beyond its pid (reused after a restart): "<boot id>:<pid>:<start time>".
+WORKER_TAG = "listory/run_worker"
+# A run reported started whose worker is not tagged yet (the tag follows the fork by milliseconds).
+UNTAGGED_GRACE_SECONDS = 60.0
 
 # What each fork server imports before its first fork, by the module of the run's code location.
 # Report runs get their own server: it imports dbt and parses the project (~5 s at start-up),
@@ -109,6 +114,39 @@ def _fork_server(preload: tuple[str, ...]) -> forkserver.ForkServer:
             server.set_forkserver_preload(list(preload))
             _servers[preload] = server
         return _servers[preload]
+
+
+def _boot_id() -> str:
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+        return handle.read().strip()
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot, None when there is no such process (or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().decode(errors="replace").rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def worker_identity(pid: int) -> str | None:
+    """"<boot id>:<pid>:<start time>" of a live process, None where /proc cannot tell."""
+    try:
+        started = _start_time(pid)
+        return f"{_boot_id()}:{pid}:{started}" if started is not None else None
+    except OSError:
+        return None
+
+
+def worker_alive(identity: str) -> bool:
+    """Whether the process `identity` names still runs: same boot, same pid, same start time."""
+    boot, pid, started = identity.rsplit(":", 2)
+    try:
+        return boot == _boot_id() and _start_time(int(pid)) == started
+    except (OSError, ValueError):
+        return False
 
 
 def preload_for(run) -> list[str]:
@@ -174,12 +212,42 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         )
         process.start()
         self._processes[run.run_id] = process
-        self._instance.add_run_tags(run.run_id, {PID_TAG: str(process.pid)})
+        tags = {PID_TAG: str(process.pid)}
+        identity = worker_identity(process.pid)
+        if identity is not None:
+            tags[WORKER_TAG] = identity
+        self._instance.add_run_tags(run.run_id, tags)
         self._reap_finished()
 
     def _reap_finished(self) -> None:
         for run_id in [rid for rid, proc in self._processes.items() if not proc.is_alive()]:
             self._processes.pop(run_id).join(timeout=0)
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run) -> CheckRunHealthResult:
+        """Whether the run's worker process still exists (Dagster's run monitoring asks).
+
+        A worker killed outright (SIGKILL, out of memory, power cut) leaves its run STARTED for
+        ever, and the crawl sensors never start a second run for a user with one in flight: with
+        `run_monitoring` enabled in dagster.yaml, the daemon marks such a run failed instead.
+        """
+        identity = run.tags.get(WORKER_TAG)
+        if identity is None:
+            record = self._instance.get_run_record_by_id(run.run_id)
+            started = (record.start_time if record else None) or 0.0
+            if time.time() - started < UNTAGGED_GRACE_SECONDS:
+                return CheckRunHealthResult(WorkerStatus.RUNNING, "the worker was just started")
+            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, "no run worker was recorded for this run")
+        if worker_alive(identity):
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(
+            WorkerStatus.NOT_FOUND,
+            f"run worker {run.tags.get(PID_TAG, '?')} is gone without finishing the run "
+            "(killed, out of memory, or the machine restarted)",
+        )
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)
@@ -188,6 +256,8 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         pid = run.tags.get(PID_TAG)
         if not pid:
             return False
+        if WORKER_TAG in run.tags and not worker_alive(run.tags[WORKER_TAG]):
+            return False  # gone already; the pid may be another process's by now
         self._instance.report_run_canceling(run)
         try:
             os.kill(int(pid), signal.SIGINT)  # Dagster's run worker turns SIGINT into a clean cancellation

@@ -1,7 +1,7 @@
-"""Keep `dagster dev` and everything it starts tied to `listory ui`'s own life.
+"""Keep the Dagster processes `listory ui` starts tied to its own life.
 
-`dagster dev` runs in a session of its own (so a terminal's Ctrl-C reaches it once,
-through us), with the webserver, the daemon, code servers and fork servers in its
+The serving process (runner/serve.py) runs in a session of its own (so a terminal's Ctrl-C
+reaches it once, through us), with the webserver, the daemon and the fork servers in its
 process group. A service manager stops us with SIGTERM, a closed terminal with SIGHUP:
 for any of them, and for Ctrl-C, the group gets what a terminal's Ctrl-C would give it
 (SIGINT, Dagster's clean shutdown), then SIGTERM, then SIGKILL for whatever is still
@@ -18,28 +18,32 @@ import time
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
+class _StopRequested(Exception):
+    """A stop signal arrived while waiting for the group's leader."""
+
+
 def start_in_own_group(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, start_new_session=True)
 
 
 def supervise(process: subprocess.Popen, *, grace_seconds: float = 30.0) -> int:
     """Wait for `process`; on a stop signal, stop its whole group. Returns its exit code (0 when stopped)."""
-    received: list[int] = []
-
     def on_signal(signum, _frame) -> None:
-        received.append(signum)
+        raise _StopRequested(signum)
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     try:
-        while process.poll() is None and not received:
-            try:
-                process.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        if received:
+        try:
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, on_signal)
+            # Blocked in waitpid until the group's leader ends or a stop signal arrives: a service
+            # that runs for months wakes for nothing else (a timed wait polls every few ms).
+            return process.wait()
+        except _StopRequested:
+            for signum in STOP_SIGNALS:  # a second signal must not cut the stop short
+                signal.signal(signum, lambda *_: None)
             stop_group(process, grace_seconds=grace_seconds)
             return 0
-        return process.returncode
     finally:
         _signal_group(process.pid, signal.SIGKILL)  # anything of the group left behind
         for signum, handler in previous.items():

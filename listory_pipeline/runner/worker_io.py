@@ -32,7 +32,7 @@ def prepare_worker_process() -> None:
     """Before the run's instance is opened: keep SQLite connections, capture output without mirroring it."""
     from dagster._core.execution import compute_logs
 
-    dagster_fixes.hold_sqlite_connections()
+    dagster_fixes.hold_sqlite_connections(only=frozenset())  # every file: the run's own and the shared ones
     compute_logs.tail_to_stream = _no_mirror
 
 

@@ -57,6 +57,8 @@ class LoadResult:
     filled_gaps: int = 0
     history: Any = None  # HistoryLoadResult when landed history imports were loaded too
     write_statements: dict[str, int] = field(default_factory=dict)
+    # rows inserted or changed, by table (core.* catalog and users): what a crawl reports as materialized
+    rows_changed: dict[str, int] = field(default_factory=dict)
 
     @property
     def write_statement_count(self) -> int:
@@ -178,7 +180,7 @@ def load_user_pulls(
         result.newest_played_at = max([*newest, *([previous_newest] if previous_newest else [])], default=None)
 
         params = {"now": now}
-        mirror_users_rows(warehouse, _with_user(mirror_users, user), now=now)
+        result.rows_changed["core.users"] = mirror_users_rows(warehouse, _with_user(mirror_users, user), now=now)
         if parsed:
             for table, statement, attribute, key in (
                 ("core.albums", "upsert_albums", "albums", ("album_id",)),
@@ -189,7 +191,8 @@ def load_user_pulls(
             ):
                 rows = _merge(parsed, attribute, key)
                 if rows:
-                    warehouse.write(table, _SQL[statement], {**params, "rows": _json_rows(rows)})
+                    written = warehouse.write(table, _SQL[statement], {**params, "rows": _json_rows(rows)}).fetchone()
+                    result.rows_changed[table] = int(written[0]) if written else 0
             listens = _merge(parsed, "listens", ("track_id", "played_at"))
             if listens:
                 played = [listen["played_at_dt"] for listen in listens]
@@ -224,13 +227,14 @@ def gap_counts(warehouse: Warehouse, user_id: str) -> tuple[int, int]:
     return int(open_gaps), int(filled)
 
 
-def mirror_users_rows(warehouse: Warehouse, users: list[UserRow], *, now: datetime | None = None) -> None:
-    """`core.users` rows for these registry users (never a token), in one statement."""
-    warehouse.write(
+def mirror_users_rows(warehouse: Warehouse, users: list[UserRow], *, now: datetime | None = None) -> int:
+    """`core.users` rows for these registry users (never a token), in one statement; how many changed."""
+    written = warehouse.write(
         "core.users",
         _SQL["upsert_users"],
         {"now": now or datetime.now(timezone.utc), "rows": json.dumps([row.__dict__ for row in users])},
-    )
+    ).fetchone()
+    return int(written[0]) if written else 0
 
 
 def _with_user(rows: list[UserRow] | None, user: UserRow) -> list[UserRow]:

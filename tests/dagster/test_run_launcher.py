@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,12 +13,16 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.launcher.base import LaunchRunContext
+from dagster._core.launcher.base import LaunchRunContext, WorkerStatus
+from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
 from listory_pipeline.definitions import defs
 from listory_pipeline.reports.project import DBT_PROJECT_DIR
 from listory_pipeline.runner.instance import ensure_dagster_home
-from listory_pipeline.runner.launcher import CPU_TAG, CRAWL_PRELOAD, PID_TAG, ForkserverRunLauncher, preload_for
+from listory_pipeline.defs.crawl.sensors import users_in_flight
+from listory_pipeline.runner.launcher import (
+    CPU_TAG, CRAWL_PRELOAD, PID_TAG, WORKER_TAG, ForkserverRunLauncher, preload_for, worker_alive, worker_identity,
+)
 from listory_pipeline.settings import load_settings
 from listory_pipeline.warehouse.connection import open_warehouse
 
@@ -76,6 +82,48 @@ def test_a_launched_run_can_be_terminated(crawl_env, tmp_path, monkeypatch):
             assert ended.status == DagsterRunStatus.CANCELED
     finally:
         holder.close()
+
+
+def test_a_run_whose_worker_was_killed_is_failed_by_run_monitoring_and_its_user_crawled_again(crawl_env, tmp_path, monkeypatch):
+    """SIGKILL, out of memory or a power cut leave a run STARTED; the crawl sensors start no second run
+    for a user with one in flight, so without monitoring that user would never be crawled again."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    ensure_dagster_home(crawl_env.settings)
+    with open_warehouse(crawl_env.settings.warehouse_path):
+        pass
+    holder = duckdb.connect(str(crawl_env.settings.warehouse_path))  # the load waits on this lock
+    try:
+        with DagsterInstance.get() as instance:
+            assert instance.run_monitoring_enabled
+            user_id = crawl_env.user_ids[0]
+            instance.add_dynamic_partitions("spotify_users", [user_id])
+            run = _new_run(instance, user_id)
+            instance.run_launcher.launch_run(LaunchRunContext(run, None))
+            started = _wait(instance, run.run_id, until=lambda r: r.status == DagsterRunStatus.STARTED)
+            assert instance.run_launcher.check_run_worker_health(started).status == WorkerStatus.RUNNING
+            monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
+            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
+            assert users_in_flight(instance) == {user_id}
+
+            os.kill(int(started.tags[PID_TAG]), signal.SIGKILL)
+            _wait(instance, run.run_id, timeout=10, until=lambda r: not worker_alive(r.tags[WORKER_TAG]))
+            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # what Dagster alone leaves
+            assert instance.run_launcher.check_run_worker_health(started).status == WorkerStatus.NOT_FOUND
+            monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
+            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+            assert users_in_flight(instance) == set()
+            assert not instance.run_launcher.terminate(run.run_id)  # its pid is nobody's to signal now
+    finally:
+        holder.close()
+
+
+def test_a_worker_identity_does_not_survive_a_restart_or_pid_reuse():
+    me = worker_identity(os.getpid())
+    assert worker_alive(me)
+    boot, pid, started = me.rsplit(":", 2)
+    assert not worker_alive(f"other-boot:{pid}:{started}")  # the machine restarted since
+    assert not worker_alive(f"{boot}:{pid}:{int(started) + 1}")  # another process got the pid
+    assert worker_identity(2**22 + 7) is None  # no such process
 
 
 def test_the_reports_fork_server_preload_parses_and_warms_dbt(tmp_path):

@@ -77,7 +77,17 @@ def test_listory_ui_by_path_starts_and_leaves_no_process_behind(tmp_path, stop_s
             assert time.monotonic() < deadline, "the Dagster UI never answered"
             time.sleep(1)
         started = _descendants(ui.pid)
-        assert len(started) >= 3  # dagster dev, its webserver and daemon at least
+        assert len(started) >= 3  # the serving process, its webserver and daemon at least
+        # both code locations loaded inside the webserver (and the daemon): no code server, no proxy
+        commands = [(Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ") for pid in started
+                    if (Path("/proc") / str(pid)).exists()]
+        assert not [c for c in commands if b" api grpc" in c or b" code-server " in c or b" dev " in c]
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+        entries = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30).json()
+        assert entries["data"]["workspaceOrError"]["locationEntries"] == [
+            {"name": "listory_pipeline.definitions", "loadStatus": "LOADED"},
+            {"name": "listory_pipeline.reports_definitions", "loadStatus": "LOADED"},
+        ]
         ui.send_signal(stop_signal)
         assert ui.wait(timeout=90) == 0
         time.sleep(0.5)

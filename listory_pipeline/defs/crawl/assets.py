@@ -37,7 +37,9 @@ FROM_HISTORY_ONLY = ("skipped_plays", "provisional_credits")
 # The other core.* tables the load step writes. Declared beside it rather than as its outputs: an
 # output costs three events in every run (planned, output, materialization) whether the table
 # changed or not, and a crawl runs every minute. The step records a materialization of each
-# (one event) when its load can have changed it: a new answer or an import, not a repeat.
+# (one event) when its load changed it: rows inserted or updated (a new track, a renamed
+# album, a user's new time zone), or a history import loaded. New plays of known tracks
+# change core.listens alone.
 CORE_TABLES_OF_THE_LOAD = [
     *[
         AssetSpec(
@@ -62,6 +64,14 @@ CORE_TABLES_OF_THE_LOAD = [
         for name in FROM_HISTORY_ONLY
     ],
 ]
+
+
+def tables_changed(result) -> list[str]:
+    """The other core.* tables (names) a load wrote rows to: each gets a materialization."""
+    history = result.history
+    if history is not None and history.imports:  # rare, and it writes every table: all of them
+        return [*CATALOG_FROM_PAYLOAD, *FROM_HISTORY_ONLY]
+    return [name for name in CATALOG_FROM_PAYLOAD if result.rows_changed.get(f"core.{name}")]
 
 
 def _active_user(users: UserRegistry, user_id: str) -> RegisteredUser:
@@ -223,6 +233,7 @@ def load_core_from_landing(
             "history_listens_new": history.listens_new if history else 0,
             "duckdb_write_statements": result.write_statement_count,
             "write_statements_by_table": MetadataValue.json(result.write_statements),
+            "rows_changed_by_table": MetadataValue.json(result.rows_changed),
         },
         check_results=[
             AssetCheckResult(
@@ -235,9 +246,7 @@ def load_core_from_landing(
             for check in checks
         ],
     )
-    written = [*(CATALOG_FROM_PAYLOAD if result.new_answers or (history and history.imports) else ()),
-               *(FROM_HISTORY_ONLY if history is not None and history.imports else ())]
-    for name in written:
+    for name in tables_changed(result):
         context.log_event(AssetMaterialization(asset_key=["core", name], partition=user_id))
     if result.pulls_rejected:
         details = "; ".join(f"{pull_id}: {error}" for pull_id, error in result.pulls_rejected)

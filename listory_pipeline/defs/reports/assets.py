@@ -1,8 +1,9 @@
 """The report assets: every dbt model (staging → marts → reports) and the chart previews.
 
-The manifest is built by `dbt parse` outside imports: `prepare_if_dev()` does it under
-`dagster dev` (`listory ui`); elsewhere run `uv run dbt parse --project-dir dbt_project
---profiles-dir dbt_project` once per deployment (tests do it in a fixture).
+The manifest is built by `dbt parse` outside imports: `listory ui` and `listory reports build`
+write it when missing or stale (reports/dbt_runner.py), `prepare_if_dev()` does it under
+`dagster dev`; elsewhere run `uv run dbt parse --project-dir dbt_project --profiles-dir
+dbt_project` once per deployment (tests do it in a fixture).
 """
 
 

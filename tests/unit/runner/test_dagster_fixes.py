@@ -143,3 +143,55 @@ def test_sqlite_engines_are_reused_but_hold_no_file_open(tmp_path):
     assert not shard.exists()
     second = pooled_job.execute_in_process(instance=instance)
     assert len(instance.all_logs(second.run_id)) == events
+
+
+# A daemon's day in miniature: sensor state read and written many times, in a process of its own
+# (holding connections is for the whole process). Every connection and table-list query counted.
+DAEMON_LIKE = """
+import json, sqlite3, sqlite3.dbapi2, sys
+opened, table_lists = [], []
+real_connect = sqlite3.connect
+def counting_connect(*args, **kwargs):
+    opened.append(str(args[0]).rsplit("/", 1)[-1])
+    connection = real_connect(*args, **kwargs)
+    connection.set_trace_callback(lambda sql: table_lists.append(sql) if "sqlite_master" in sql else None)
+    return connection
+sqlite3.connect = sqlite3.dbapi2.connect = counting_connect
+from dagster import DagsterInstance
+from dagster._core.scheduler.instigation import InstigatorState, InstigatorStatus, InstigatorType, SensorInstigatorData
+from dagster._core.remote_origin import RemoteInstigatorOrigin, RemoteRepositoryOrigin, GrpcServerCodeLocationOrigin
+from listory_pipeline.runner import dagster_fixes
+if sys.argv[2] == "held":  # what runner/daemon.py does; "plain" is Dagster as it is
+    dagster_fixes.apply_dagster_fixes()
+    dagster_fixes.hold_sqlite_connections(only=dagster_fixes.SHARED_FILES)
+instance = DagsterInstance.from_config(sys.argv[1])
+origin = RemoteInstigatorOrigin(RemoteRepositoryOrigin(GrpcServerCodeLocationOrigin(port=1, host="h", location_name="loc"), "repo"), "s")
+state = InstigatorState(origin, InstigatorType.SENSOR, InstigatorStatus.RUNNING, SensorInstigatorData(cursor="0"))
+instance.add_instigator_state(state)
+del opened[:], table_lists[:]
+for tick in range(20):
+    stored = instance.get_instigator_state(origin.get_id(), state.selector_id)
+    instance.update_instigator_state(stored.with_data(SensorInstigatorData(cursor=str(tick))))
+assert instance.get_instigator_state(origin.get_id(), state.selector_id).instigator_data.cursor == "19"
+print(json.dumps({"schedules_connections": opened.count("schedules.db"), "table_lists": len(table_lists)}))
+"""
+
+
+def _daemon_like(tmp_path, mode: str) -> dict:
+    home = tmp_path / mode
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    script = tmp_path / "daemon_like.py"
+    script.write_text(DAEMON_LIKE)
+    done = subprocess.run([sys.executable, str(script), str(home), mode], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_daemon_keeps_one_connection_to_the_tick_database_and_reads_its_table_list_once(tmp_path):
+    plain, held = _daemon_like(tmp_path, "plain"), _daemon_like(tmp_path, "held")
+    assert plain["schedules_connections"] >= 40  # a connection per read and per write
+    assert plain["table_lists"] >= 20  # the table list read before every state read or write
+    assert held["schedules_connections"] == 0  # the one opened when the state was added, kept
+    assert held["table_lists"] == 0  # the tables were seen when the state was added: remembered

@@ -50,3 +50,5 @@ def test_an_instance_written_before_the_move_loads_its_launcher_and_keeps_its_ed
         # and it gained tick retention: skipped sensor ticks (most of them) go after a day
         retention = instance.get_tick_retention_settings(InstigatorType.SENSOR)
         assert retention[TickStatus.SKIPPED] == 1 and retention[TickStatus.FAILURE] == 90
+        # and run monitoring: a run whose worker was killed is failed, not left in flight for ever
+        assert instance.run_monitoring_enabled and instance.run_launcher.supports_check_run_worker_health

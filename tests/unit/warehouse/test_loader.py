@@ -170,3 +170,29 @@ def test_loads_only_look_at_recent_pulls(landing, db_path, monkeypatch):
     assert _load(db_path, landing, now=T0 + timedelta(hours=30, minutes=1)).pulls_loaded == 1
     # The newest loaded pull was fetched at hour 29: only pulls from hour 28 on are listed.
     assert min(p.fetched_at for p in seen) >= T0 + timedelta(hours=28)
+
+
+def test_a_load_says_which_catalog_tables_it_changed_so_known_tracks_materialize_listens_alone(landing, db_path):
+    """Each changed core.* table gets a materialization in the crawl run (defs/crawl/assets.py):
+    new plays of tracks already stored change core.listens alone, a new track changes its tables."""
+    from listory_pipeline.defs.crawl.assets import tables_changed
+
+    plays = plays_every(T0, 12)
+    landing.land("alice", recently_played(plays), fetched_at=T0 + timedelta(hours=1))
+    first = _load(db_path, landing)
+    assert tables_changed(first) == ["tracks", "albums", "artists", "track_artists", "album_artists", "users"]
+
+    replayed = [{**p, "played_at": play("x", T0 + timedelta(hours=2, minutes=4 * i))["played_at"]}  # the same tracks again
+                for i, p in enumerate(plays[:3])]
+    landing.land("alice", recently_played(replayed + plays), fetched_at=T0 + timedelta(hours=3))
+    known = _load(db_path, landing, now=T0 + timedelta(hours=6))
+    assert known.new_listens == 3 and known.new_answers == 1
+    assert tables_changed(known) == []
+
+    landing.land("alice", recently_played([play("brand-new", T0 + timedelta(hours=4), artists=["ar1"])] + replayed),
+                 fetched_at=T0 + timedelta(hours=5))
+    new_track = _load(db_path, landing, now=T0 + timedelta(hours=7))
+    assert tables_changed(new_track) == ["tracks", "track_artists"]  # its album and artist were known
+    renamed = UserRow("alice", "Alice B.", "Europe/Berlin", "active")
+    landing.land("alice", recently_played([play("brand-new", T0 + timedelta(hours=5))]), fetched_at=T0 + timedelta(hours=6))
+    assert "users" in tables_changed(_load(db_path, landing, user=renamed, now=T0 + timedelta(hours=8)))
