@@ -29,6 +29,16 @@ retention:
       failure: 90
 """
 
+AUTOMATION_DAEMONS_YAML = """\
+# No asset here is automated by conditions or freshness policies (sensors and schedules start every
+# run): the asset and freshness daemons would only poll. Set `enabled: true` when adding such policies.
+auto_materialize:
+  enabled: false
+  use_sensors: false
+freshness:
+  enabled: false
+"""
+
 RUN_MONITORING_YAML = """\
 # A run whose worker was killed outright (out of memory, power cut) is marked failed instead of staying
 # STARTED for ever: the crawl sensors never start a second run for a user with one in flight.
@@ -64,7 +74,7 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
-""" + EVENT_LOG_STORAGE_YAML + TICK_RETENTION_YAML + RUN_MONITORING_YAML
+""" + EVENT_LOG_STORAGE_YAML + TICK_RETENTION_YAML + RUN_MONITORING_YAML + AUTOMATION_DAEMONS_YAML
 
 
 # Module paths an older dagster.yaml may name, and where they live now.
@@ -77,7 +87,8 @@ def upgrade_instance_config(text: str) -> str:
     Instances written before the run machinery moved into `runner/` would otherwise fail to
     load their launcher; those written before tick retention get it unless the operator set a
     `retention:` section of their own, those written before run monitoring get it unless they have a
-    `run_monitoring:` section, and those written before the templated event log get it
+    `run_monitoring:` section, those written before the asset and freshness daemons were turned
+    off get that unless they set either, and those written before the templated event log get it
     unless the operator chose a storage (runs already stored stay readable: the files are the
     same kind). Nothing else in the operator's file is touched.
     """
@@ -87,6 +98,8 @@ def upgrade_instance_config(text: str) -> str:
         text = text.rstrip("\n") + "\n" + TICK_RETENTION_YAML  # an instance from before tick retention
     if not re.search(r"^run_monitoring:", text, flags=re.MULTILINE):
         text = text.rstrip("\n") + "\n" + RUN_MONITORING_YAML  # from before run monitoring
+    if not re.search(r"^(auto_materialize|freshness):", text, flags=re.MULTILINE):
+        text = text.rstrip("\n") + "\n" + AUTOMATION_DAEMONS_YAML  # from before the idle daemons were turned off
     if not any(re.search(rf"^{key}:", text, flags=re.MULTILINE) for key in STORAGE_KEYS):
         text = text.rstrip("\n") + "\n" + EVENT_LOG_STORAGE_YAML  # from before the templated event log
     return text

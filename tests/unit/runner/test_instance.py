@@ -52,3 +52,6 @@ def test_an_instance_written_before_the_move_loads_its_launcher_and_keeps_its_ed
         assert retention[TickStatus.SKIPPED] == 1 and retention[TickStatus.FAILURE] == 90
         # and run monitoring: a run whose worker was killed is failed, not left in flight for ever
         assert instance.run_monitoring_enabled and instance.run_launcher.supports_check_run_worker_health
+        # and no daemon polling for automation this project does not use
+        assert "AssetDaemon" not in instance.get_required_daemon_types()
+        assert "FreshnessDaemon" not in instance.get_required_daemon_types()
