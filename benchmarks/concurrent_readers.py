@@ -161,7 +161,8 @@ def trailing_publisher(publication, stop: threading.Event, errors: list[str]) ->
 
 
 def run_pipeline(home: Path, rounds: int, round_seconds: float) -> dict:
-    from listory_pipeline import crawl, runtime
+    from listory_pipeline import runtime
+    from listory_pipeline.crawl import steps as crawl
     from listory_pipeline.reports.build import build_reports
     from listory_pipeline.settings import load_settings
     from listory_pipeline.spotify.auth import SpotifyApp

@@ -27,7 +27,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from listory_pipeline import crawl, runtime
+from listory_pipeline import runtime
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.settings import load_settings
 from listory_pipeline.spotify.auth import SpotifyApp
 from listory_pipeline.spotify.simulator import Simulator, SimulatorConfig, SimulatorServer

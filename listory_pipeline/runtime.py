@@ -99,7 +99,7 @@ def history_landing(settings: Settings) -> "HistoryLanding":
 
 def spotify_client(settings: Settings, app: SpotifyApp | None = None, key: str | None = None) -> SpotifyClient:
     """A client whose 429 pauses are shared with every process using the same app (`key`)."""
-    from listory_pipeline.rate_limits import SharedRateGate
+    from listory_pipeline.crawl.rate_limits import SharedRateGate
 
     if key is None:
         key = default_app_key(settings) if app is None else app_key(app)
@@ -158,7 +158,7 @@ def app_key_for_user(settings: Settings, user) -> str:
 
 
 def pause_store(settings: Settings):
-    from listory_pipeline.rate_limits import PauseStore
+    from listory_pipeline.crawl.rate_limits import PauseStore
 
     return PauseStore(settings.rate_limit_pauses_path)
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from listory_pipeline import crawl
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.spotify.client import BULK_CHUNK_SIZES, SpotifyClient, UserSession
 from listory_pipeline.spotify.errors import RateLimitedError
 from listory_pipeline.sqlfiles import sql_file

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 from dagster import build_sensor_context
 
-from listory_pipeline import runtime, scheduling
+from listory_pipeline import runtime
+from listory_pipeline.crawl import scheduling
 from listory_pipeline.definitions import defs
 from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
 from listory_pipeline.defs.resources import RegistryResource

@@ -10,7 +10,8 @@ import time
 
 import duckdb
 
-from listory_pipeline import crawl, runtime
+from listory_pipeline import runtime
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.warehouse.connection import open_warehouse
 from listory_pipeline.warehouse.loader import UserRow
 

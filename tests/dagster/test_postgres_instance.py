@@ -31,7 +31,7 @@ def test_crawl_and_sensor_tick_on_a_postgres_instance(production_dagster_home, c
         )
         tick = adaptive_crawl_sensor(context)
         # The user just crawled has a fresh materialisation on record; the other has no partition here.
-        from listory_pipeline.scheduling import SchedulerCursor
+        from listory_pipeline.crawl.scheduling import SchedulerCursor
 
         cursor = SchedulerCursor.from_json(tick.cursor)
         assert cursor.users[user_id].last_success is not None

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from listory_pipeline import scheduling
+from listory_pipeline.crawl import scheduling
 from listory_pipeline.definitions import defs
 from listory_pipeline.defs.crawl.sensors import learn_from_event_log
 from listory_pipeline.retention.policy import RetentionPolicy

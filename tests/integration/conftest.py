@@ -16,7 +16,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from listory_pipeline import crawl, runtime
+from listory_pipeline import runtime
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.landing.store import LandingZone
 from listory_pipeline.settings import Settings, load_settings
 from listory_pipeline.spotify.auth import SpotifyApp

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from listory_pipeline import crawl
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.warehouse.connection import WarehouseLockedError
 from tests.conftest import SIMULATOR_NOW
 from tests.integration.conftest import USER_ID

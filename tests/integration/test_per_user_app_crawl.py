@@ -11,7 +11,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from listory_pipeline import crawl, runtime
+from listory_pipeline import runtime
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.defs.resources import SpotifyResource
 from listory_pipeline.settings import load_settings
 from listory_pipeline.spotify.errors import AuthError, AuthRevokedError

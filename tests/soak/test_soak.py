@@ -42,8 +42,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from listory_pipeline import crawl, runtime, scheduling
-from listory_pipeline.rate_limits import PauseStore
+from listory_pipeline import runtime
+from listory_pipeline.crawl import steps as crawl
+from listory_pipeline.crawl import scheduling
+from listory_pipeline.crawl.rate_limits import PauseStore
 from listory_pipeline.settings import load_settings
 from listory_pipeline.spotify.auth import InMemoryTokenCache, SpotifyApp
 from listory_pipeline.spotify.client import SpotifyClient

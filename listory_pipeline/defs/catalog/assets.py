@@ -3,7 +3,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from listory_pipeline import crawl
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource, SpotifyResource, WarehouseResource
 

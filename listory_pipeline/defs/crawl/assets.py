@@ -19,7 +19,7 @@ from dagster import (
     multi_asset,
 )
 
-from listory_pipeline import crawl
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import LandingResource, RegistryResource, SpotifyResource, WarehouseResource
 from listory_pipeline.spotify.errors import AuthError, AuthRevokedError, RateLimitedError

@@ -16,7 +16,8 @@ from dagster import (
     sensor,
 )
 
-from listory_pipeline import runtime, scheduling
+from listory_pipeline import runtime
+from listory_pipeline.crawl import scheduling
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
 from listory_pipeline.defs.events import EVENT_PAGE, materializations_after
 from listory_pipeline.defs.partitions import spotify_users

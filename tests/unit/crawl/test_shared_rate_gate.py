@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from listory_pipeline.rate_limits import PauseStore, SharedRateGate
+from listory_pipeline.crawl.rate_limits import PauseStore, SharedRateGate
 from listory_pipeline.spotify.errors import RateLimitedError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from listory_pipeline import scheduling
-from listory_pipeline.scheduling import CrawlPolicy, SchedulerCursor, UserCrawlState
+from listory_pipeline.crawl import scheduling
+from listory_pipeline.crawl.scheduling import CrawlPolicy, SchedulerCursor, UserCrawlState
 from listory_pipeline.users.registry import RegisteredUser
 
 POLICY = CrawlPolicy()
