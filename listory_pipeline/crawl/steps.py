@@ -64,11 +64,14 @@ def load_landed(
     mirror_users: list[UserRow] | None = None,
     history: HistoryLanding | None = None,
     publication: Publication | None = None,
+    enrichment_app_key: str | None = None,
 ) -> tuple[LoadResult, list[CheckOutcome]]:
     """Load the user's pending pulls (and landed history imports), then check their listens.
 
     Pulls load in one transaction, each history import in one of its own, on one connection;
     a landed import is loaded by whichever run of the user comes first, crawl or import.
+    With `enrichment_app_key`, the same session also says whether an artist awaits genres for
+    that app (`artist_genres_due`): the enrichment step then opens the warehouse only when one does.
     """
     with open_warehouse(warehouse_path, wait_seconds=lock_wait_seconds, publication=publication) as warehouse:
         result = load_user_pulls(warehouse, landing, user, mirror_users=mirror_users)
@@ -76,6 +79,9 @@ def load_landed(
             result.history = load_pending_imports(warehouse, history, user.user_id)
             if result.history.imports:
                 result.open_gaps, result.filled_gaps = gap_counts(warehouse, user.user_id)
+        if enrichment_app_key is not None:
+            plan = plan_enrichment(warehouse, enrichment_app_key, now=datetime.now(timezone.utc), max_artists=1)
+            result.artist_genres_due = bool(plan.artist_ids)
         return result, run_listen_checks(warehouse, user.user_id)
 
 

@@ -43,6 +43,8 @@ class UserRow:
 class LoadResult:
     user_id: str
     pulls_loaded: int = 0
+    # of which repeats of an answer already loaded whole: recorded, not read again (nothing to add)
+    repeats_already_loaded: int = 0
     # loaded pulls that were not repeats of an earlier answer (landing/store.py): only these can change the catalog
     new_answers: int = 0
     pulls_rejected: list[tuple[str, str]] = field(default_factory=list)
@@ -59,6 +61,8 @@ class LoadResult:
     write_statements: dict[str, int] = field(default_factory=dict)
     # rows inserted or changed, by table (core.* catalog and users): what a crawl reports as materialized
     rows_changed: dict[str, int] = field(default_factory=dict)
+    # whether an artist awaits genres for the user's app after this load (None: not asked)
+    artist_genres_due: bool | None = None
 
     @property
     def write_statement_count(self) -> int:
@@ -121,6 +125,14 @@ def pending_pulls(warehouse: Warehouse, landing: LandingZone, user_id: str) -> l
     return [pull for pull in candidates if pull.pull_id not in done]
 
 
+def cleanly_loaded(warehouse: Warehouse, user_id: str, pull_ids: set[str]) -> dict[str, int]:
+    """Of these pulls, those loaded with every play stored: pull id -> plays."""
+    if not pull_ids:
+        return {}
+    rows = warehouse.read(_SQL["select_cleanly_loaded_pulls"], {"user_id": user_id, "pull_ids": sorted(pull_ids)})
+    return {pull_id: int(plays) for pull_id, plays in rows}
+
+
 def load_user_pulls(
     warehouse: Warehouse,
     landing: LandingZone,
@@ -142,7 +154,17 @@ def load_user_pulls(
         pending = pending_pulls(warehouse, landing, user.user_id)
         parsed: list[ParsedPull] = []
         outcomes: list[dict[str, Any]] = []
+        # A repeat is byte for byte the answer it names: when an earlier load stored that one whole,
+        # the repeat adds nothing (most crawls of a user between two songs): it is recorded, not read
+        # again. Within one load both are read, so a replay attributes plays as plain copies would.
+        loaded_whole = cleanly_loaded(warehouse, user.user_id, {p.same_as for p in pending if p.same_as})
+        skipped_plays = 0
         for pull in pending:
+            if pull.same_as is not None and pull.same_as in loaded_whole:
+                outcomes.append(_outcome(pull, loaded_whole[pull.same_as], "loaded", None))
+                result.repeats_already_loaded += 1
+                skipped_plays += loaded_whole[pull.same_as]
+                continue
             try:
                 document = landing.read(pull)
                 if document["user_id"] != user.user_id:
@@ -174,8 +196,8 @@ def load_user_pulls(
         previous_newest = previous_newest_rows[0][0] if previous_newest_rows else None
         gaps = detect_gaps(previous_newest, parsed)
         result.possible_gap = bool(gaps)
-        result.pulls_loaded = len(parsed)
-        result.plays_in_pulls = sum(len(p.listens) for p in parsed)
+        result.pulls_loaded = len(parsed) + result.repeats_already_loaded
+        result.plays_in_pulls = sum(len(p.listens) for p in parsed) + skipped_plays
         newest = [max(p.played_at_values) for p in parsed if p.listens]
         result.newest_played_at = max([*newest, *([previous_newest] if previous_newest else [])], default=None)
 

@@ -7,6 +7,7 @@ import gzip
 import duckdb
 
 from listory_pipeline import runtime
+from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.definitions import defs
 from tests.support.dagster_events import materialization_metadata
 
@@ -24,7 +25,7 @@ def test_definitions_load_with_the_crawl_job_and_sensors():
     assert {"landing/recently_played", "core/listens", "core/tracks", "core/artist_genres"} <= keys
 
 
-def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
+def test_a_crawl_run_lands_loads_and_enriches(crawl_env, monkeypatch):
     user_id = crawl_env.user_ids[0]
     result = _crawl(crawl_env, user_id)
     assert result.success
@@ -37,6 +38,7 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
         f"core/{table}" for table in ("tracks", "albums", "artists", "track_artists", "album_artists", "users")}
     assert landing["spotify_requests"] == {"total": 2, "token": 1, "recently_played": 1}
     assert listens["new_listens"] == 50
+    assert listens["artist_genres_due"] is True  # its artists were new: the genres step fetched them
     assert listens["possible_gap"] is False
     assert listens["duckdb_write_statements"] <= 9
     assert genres["spotify_requests"] == {"total": 1, "artists_bulk": 1}
@@ -47,11 +49,19 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env):
         assert conn.execute("select count(*) from core.artists where genres_checked_at is null").fetchone()[0] == 0
 
     # The same crawl again: the token is cached, nothing new, no catalog work.
+    enrichments = []
+    real_enrich = crawl.enrich_artists
+    monkeypatch.setattr(crawl, "enrich_artists", lambda *a, **k: enrichments.append(1) or real_enrich(*a, **k))
     again = _crawl(crawl_env, user_id)
     landed_again = materialization_metadata(again, ["landing", "recently_played"])
     assert landed_again["spotify_requests"] == {"total": 1, "recently_played": 1}
     assert landing["repeat_of"] == "" and landed_again["repeat_of"] == landing["pull_id"]  # the same answer: one line, no copy
-    assert materialization_metadata(again, ["core", "listens"])["new_listens"] == 0
+    listens_again = materialization_metadata(again, ["core", "listens"])
+    assert listens_again["new_listens"] == 0
+    # the repeat was recorded without reading the answer again, and no artist awaits genres:
+    # the genres step did not open the warehouse (nor ask Spotify)
+    assert listens_again["repeats_already_loaded"] == 1 and listens_again["artist_genres_due"] is False
+    assert enrichments == []
     # a repeat changes no catalog table and leaves no genres to fetch: those are not materialized again
     materialized = {event.asset_key.to_user_string() for event in again.get_asset_materialization_events()}
     assert materialized == {"landing/recently_played", "core/listens"}

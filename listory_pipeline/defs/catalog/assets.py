@@ -1,9 +1,10 @@
 """Catalog enrichment: artist genres, the one thing the recently-played payload lacks."""
 
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, DagsterEventType, MaterializeResult, MetadataValue, asset
 
 from listory_pipeline.crawl import steps as crawl
+from listory_pipeline.defs.crawl.assets import ARTIST_GENRES_DUE, LISTENS_KEY
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource, SpotifyResource, WarehouseResource
 
@@ -28,6 +29,8 @@ def artist_genres(
     warehouse: WarehouseResource,
     registry: RegistryResource,
 ):
+    if due_after_this_run_s_load(context) is False:
+        return  # the load just asked the warehouse: no artist awaits genres (most crawls)
     user_id = context.partition_key
     users = registry.registry()
     with spotify.user_session(users.get(user_id), users) as (client, session, app_key):
@@ -58,3 +61,15 @@ def artist_genres(
             "spotify_requests_total": outcome.requests.get("total", 0),
         }
     )
+
+
+def due_after_this_run_s_load(context: AssetExecutionContext) -> bool | None:
+    """What this run's load of core/listens said about artists awaiting genres, read from the run's
+    own events; None when the run loaded nothing (the asset materialized on its own)."""
+    records = context.instance.get_records_for_run(context.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    for record in records.records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is not None and materialization.asset_key == LISTENS_KEY:
+            value = materialization.metadata.get(ARTIST_GENRES_DUE)
+            return None if value is None else bool(value.value)
+    return None

@@ -19,6 +19,7 @@ from dagster import (
     multi_asset,
 )
 
+from listory_pipeline import runtime
 from listory_pipeline.crawl import steps as crawl
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import LandingResource, RegistryResource, SpotifyResource, WarehouseResource
@@ -30,6 +31,8 @@ from listory_pipeline.warehouse.loader import UserRow
 LANDING_KEY = AssetKey(["landing", "recently_played"])
 HISTORY_LANDING_KEY = AssetKey(["landing", "extended_history"])
 LISTENS_KEY = AssetKey(["core", "listens"])
+# core/listens' metadata: whether an artist awaits genres after the load (the genres step reads it)
+ARTIST_GENRES_DUE = "artist_genres_due"
 CATALOG_FROM_PAYLOAD = ("tracks", "albums", "artists", "track_artists", "album_artists", "users")
 # Written only when a landed history import is loaded: materialized then, not by every crawl.
 FROM_HISTORY_ONLY = ("skipped_plays", "provisional_credits")
@@ -190,9 +193,11 @@ def load_core_from_landing(
 ):
     """Loads every landed, not yet loaded pull of the user in one transaction, then any landed history import."""
     user_id = context.partition_key
-    registered = {u.user_id: UserRow(u.user_id, u.display_name, u.timezone, u.status) for u in registry.registry().list()}
+    everyone = registry.registry().list()
+    registered = {u.user_id: UserRow(u.user_id, u.display_name, u.timezone, u.status) for u in everyone}
     if user_id not in registered:
         raise Failure(description=f"user {user_id} is not in the registry (removed?); nothing to load")
+    app_key = runtime.app_key_for_user(registry.settings(), next(u for u in everyone if u.user_id == user_id))
     result, checks = crawl.load_landed(
         warehouse.path(),
         landing.zone(),
@@ -201,6 +206,7 @@ def load_core_from_landing(
         publication=warehouse.publication(),
         mirror_users=list(registered.values()),
         history=landing.history(),
+        enrichment_app_key=app_key,
     )
     history = result.history
     if history is not None and history.imports:
@@ -234,6 +240,8 @@ def load_core_from_landing(
             "duckdb_write_statements": result.write_statement_count,
             "write_statements_by_table": MetadataValue.json(result.write_statements),
             "rows_changed_by_table": MetadataValue.json(result.rows_changed),
+            "repeats_already_loaded": result.repeats_already_loaded,
+            ARTIST_GENRES_DUE: bool(result.artist_genres_due),
         },
         check_results=[
             AssetCheckResult(

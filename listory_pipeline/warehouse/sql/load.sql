@@ -4,6 +4,11 @@
 -- name: select_loaded_pull_ids
 SELECT pull_id FROM meta.loaded_pulls WHERE user_id = $user_id AND fetched_at >= $since
 
+-- name: select_cleanly_loaded_pulls
+-- Originals that repeats name, loaded with every play stored (no note of plays dated after the fetch).
+SELECT pull_id, play_count FROM meta.loaded_pulls
+WHERE user_id = $user_id AND outcome = 'loaded' AND error IS NULL AND list_contains($pull_ids, pull_id)
+
 -- name: select_watermark
 SELECT coalesce(first_open_at, CAST(first_open_day AS TIMESTAMPTZ))
 FROM meta.landing_watermarks WHERE user_id = $user_id

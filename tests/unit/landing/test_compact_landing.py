@@ -150,3 +150,35 @@ def test_replaying_the_compact_landing_zone_gives_the_same_core_as_plain_pulls(t
     with duckdb.connect(str(replayed), read_only=True) as conn:
         assert conn.execute("select user_id, played_at, track_id from core.listens order by all").fetchall() == crawled_listens
         assert conn.execute("select count(*) from meta.loaded_pulls where outcome = 'loaded'").fetchone()[0] == 40
+
+
+def test_a_repeat_of_an_answer_loaded_before_is_recorded_without_reading_or_writing_the_plays_again(tmp_path):
+    """Most crawls land a repeat; once its answer is stored whole, loading it again could change nothing."""
+    zone, db = LandingZone(tmp_path / "landing"), tmp_path / "w.duckdb"
+    answer = recently_played(plays_every(T0, 50))
+    zone.land("alice", answer, fetched_at=T0 + timedelta(hours=4))
+    first = _load(db, zone, T0 + timedelta(hours=4, seconds=1))
+    before = _core(db)
+    repeat = zone.land("alice", answer, fetched_at=T0 + timedelta(hours=4, minutes=1))
+    assert repeat.same_as is not None
+
+    again = _load(db, zone, T0 + timedelta(hours=4, minutes=1, seconds=1))
+    assert (again.pulls_loaded, again.repeats_already_loaded, again.plays_in_pulls) == (1, 1, 50)
+    assert set(again.write_statements) == {"core.users", "meta.loaded_pulls", "meta.landing_watermarks"}
+    assert set(first.write_statements) > {"core.tracks", "core.listens"}
+    assert _core(db) == before
+    with duckdb.connect(str(db), read_only=True) as conn:
+        assert conn.execute("select play_count, outcome from meta.loaded_pulls where pull_id = ?",
+                            [repeat.pull_id]).fetchone() == (50, "loaded")
+
+
+def test_a_repeat_of_an_answer_with_plays_not_stored_is_read_again(tmp_path):
+    """Plays dated after their answer's fetch are not stored; a later repeat of that answer may store them."""
+    zone, db = LandingZone(tmp_path / "landing"), tmp_path / "w.duckdb"
+    answer = recently_played(plays_every(T0, 50))  # the newest play ends at T0 + 196 min
+    zone.land("alice", answer, fetched_at=T0 + timedelta(minutes=150))  # a fetch clock far behind
+    first = _load(db, zone, T0 + timedelta(hours=4))
+    assert first.future_plays
+    zone.land("alice", answer, fetched_at=T0 + timedelta(hours=4))
+    again = _load(db, zone, T0 + timedelta(hours=4, minutes=1))
+    assert again.repeats_already_loaded == 0 and again.new_listens == len(first.future_plays)
