@@ -33,6 +33,11 @@ database's table names (SQLAlchemy reflection) before reading or writing an inst
 state, and whether its secondary indexes are built, several times per sensor tick: 12 % of
 the daemon's CPU under `listory ui`. A table that exists, or an index migration that is done,
 stays so while the process runs: a yes is remembered, a no is asked again.
+
+**Counting runs reads every run.** The runs page asks for the number of runs, which Dagster
+counts over a subquery selecting each run's serialized body: SQLite reads the whole runs table
+(2.4 ms for 2,400 runs, growing with the history kept) to count rows an index already lists.
+The count is taken over the runs' ids instead (0.17 ms): the same rows, the same filters.
 """
 
 from __future__ import annotations
@@ -225,10 +230,22 @@ REMEMBERED_CHECKS = (
 )
 
 
+def _get_runs_count(self, filters=None) -> int:
+    """`SqlRunStorage.get_runs_count`, counting the matching runs' ids rather than their bodies."""
+    from dagster._core.storage.sqlalchemy_compat import db_select, db_subquery
+    from sqlalchemy import func
+
+    subquery = db_subquery(self._runs_query(filters=filters, columns=["id"]))
+    row = self.fetchone(db_select([func.count().label("count")]).select_from(subquery))
+    return row["count"] if row else 0
+
+
 def apply_dagster_fixes() -> None:
     """Idempotent; safe to call from every entry point (code locations, fork servers)."""
+    from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
     from dagster._core.storage.schedules.sql_schedule_storage import SqlScheduleStorage
 
+    SqlRunStorage.get_runs_count = _get_runs_count
     for name in REMEMBERED_CHECKS:
         setattr(SqlScheduleStorage, name, _remembering_yes(getattr(SqlScheduleStorage, name)))
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check

@@ -195,3 +195,27 @@ def test_a_daemon_keeps_one_connection_to_the_tick_database_and_reads_its_table_
     assert plain["table_lists"] >= 20  # the table list read before every state read or write
     assert held["schedules_connections"] == 0  # the one opened when the state was added, kept
     assert held["table_lists"] == 0  # the tables were seen when the state was added: remembered
+
+
+def test_counting_runs_counts_the_same_runs_without_reading_their_bodies(tmp_path):
+    """The runs page counts runs on every refresh; Dagster's count read every run's serialized body."""
+    from dagster import RunsFilter
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    apply_dagster_fixes()
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(tmp_path))
+    for index in range(30):
+        instance.create_run_for_job(pooled_job, tags={"even": str(index % 2 == 0)})
+    statements = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(Engine, "before_cursor_execute", listener)
+    try:
+        assert instance.get_runs_count() == 30
+        assert instance.get_runs_count(RunsFilter(tags={"even": "True"})) == 15
+        assert instance.get_runs_count(RunsFilter(job_name="pooled_job", exclude_subruns=True)) == 30
+    finally:
+        event.remove(Engine, "before_cursor_execute", listener)
+    counts = [s for s in statements if "count(" in s.lower()]
+    assert len(counts) == 3 and not [s for s in counts if "run_body" in s]
