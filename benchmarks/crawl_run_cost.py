@@ -19,7 +19,8 @@ Then what the machine pays per crawl run (benchmarks/instance_cpu.py): `listory 
 with `--instance-users` simulated users for `--instance-minutes` after a warm-up, the
 CPU of its whole process tree (webserver, daemon, code servers, fork servers, run
 workers) divided by the crawl runs it finished, beside the run workers' own share; and
-the yardstick, `python -c "import dagster"` in a fresh process, measured in the same run.
+the yardstick, `python -c "import dagster"` in a fresh process, measured in the same run (five
+times before the instance and five after it; the ratios use the median of the ten).
 
 Usage: uv run python benchmarks/crawl_run_cost.py [--runs N] [--instance-minutes 30] [--instance-users 20]
 Last line: {"cpu_seconds_per_run": x, "wall_seconds_per_run": x, "sustainable_active_users": n,
@@ -53,10 +54,13 @@ def main() -> int:
     parser.add_argument("--warmup-minutes", type=float, default=3.0)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from instance_cpu import import_dagster_cpu_seconds, measure_instance
+    from instance_cpu import import_dagster_cpu_samples, measure_instance
 
-    yardstick = import_dagster_cpu_seconds()
-    print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s", flush=True)
+    # The machine's speed drifts over a long measurement (other tenants): the yardstick is taken
+    # before and after, and the ratios use the median of both sets.
+    yardstick_samples = import_dagster_cpu_samples()
+    yardstick = statistics.median(yardstick_samples)
+    print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s (median of {len(yardstick_samples)})", flush=True)
     home = Path(tempfile.mkdtemp(prefix="listory-runcost-"))
     os.environ["LISTORY_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
@@ -149,6 +153,11 @@ def main() -> int:
         print(f"listory ui with {args.instance_users} users: {args.warmup_minutes} min warm-up, "
               f"{args.instance_minutes} min measured ...", flush=True)
         cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
+        after = import_dagster_cpu_samples()
+        yardstick_samples += after
+        yardstick = statistics.median(yardstick_samples)
+        print(f"yardstick after the instance: {statistics.median(after):.3f} CPU s; "
+              f"median of all {len(yardstick_samples)}: {yardstick:.3f}", flush=True)
         print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
         print(
             f"instance: {cost.tree_cpu_seconds:.1f} CPU s over {cost.minutes} min, {cost.crawl_runs} crawl runs "
@@ -160,6 +169,9 @@ def main() -> int:
             "instance_cpu_seconds_per_crawl_run": round(cost.cpu_per_crawl_run, 3),
             "instance_run_worker_cpu_seconds_per_crawl_run": round(cost.run_worker_cpu_per_crawl_run, 3),
             "instance_to_import_dagster": round(cost.cpu_per_crawl_run / yardstick, 3),
+            "dagster_import_cpu_seconds": round(yardstick, 3),
+            "run_worker_to_import_dagster": round(cpu_per_run / yardstick, 3),
+            "instance_cpu_seconds_by_process": cost.cpu_seconds_by_role,
             "instance_crawl_runs": cost.crawl_runs,
             "instance_minutes": cost.minutes,
             "instance_users": cost.users,

@@ -54,15 +54,20 @@ class InstanceCost:
         return self.run_worker_cpu_seconds / max(self.crawl_runs, 1)
 
 
-def import_dagster_cpu_seconds(times: int = 3) -> float:
+def import_dagster_cpu_seconds(times: int = 5) -> float:
     """Median CPU of `python -c "import dagster"` in a fresh process."""
+    return statistics.median(import_dagster_cpu_samples(times))
+
+
+def import_dagster_cpu_samples(times: int = 5) -> list[float]:
+    """CPU seconds of `times` fresh `python -c "import dagster"` processes."""
     samples = []
     for _ in range(times):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-c", "import dagster"], check=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         samples.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-    return statistics.median(samples)
+    return samples
 
 
 def _role(pid: int) -> str:
