@@ -214,7 +214,7 @@ def main() -> int:
             registry.register(user.user_id, simulator.refresh_token_for(user.user_id), display_name=user.display_name,
                               timezone_name=user.timezone)
             user_ids.append(user.user_id)
-        instance.add_dynamic_partitions("spotify_users", user_ids)  # what new_users_sensor does first
+        instance.add_dynamic_partitions("spotify_users", user_ids)  # what the crawl sensor's first tick does
         resources = {"registry": RegistryResource(listory_home=str(home))}
         cursor = None
         minutes = int(args.days * 24 * 60)

@@ -5,7 +5,7 @@ from dagster import Definitions
 from listory_pipeline.defs.catalog.assets import artist_genres
 from listory_pipeline.defs.crawl.assets import CORE_TABLES_OF_THE_LOAD, landing_recently_played, load_core_from_landing
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
-from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor, new_users_sensor
+from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
 from listory_pipeline.defs.history.assets import imported_track_catalog, landing_extended_history
 from listory_pipeline.defs.history.jobs import import_history_job, resolve_imported_tracks_job
 from listory_pipeline.defs.history.sensors import history_drop_sensor, track_resolution_sensor
@@ -29,6 +29,6 @@ defs = Definitions(
     ],
     jobs=[crawl_user_job, import_history_job, resolve_imported_tracks_job, dagster_retention_job],
     schedules=[dagster_retention_schedule],
-    sensors=[new_users_sensor, adaptive_crawl_sensor, history_drop_sensor, track_resolution_sensor, warehouse_publish_sensor],
+    sensors=[adaptive_crawl_sensor, history_drop_sensor, track_resolution_sensor, warehouse_publish_sensor],
     resources=build_resources(),
 )

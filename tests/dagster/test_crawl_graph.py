@@ -20,7 +20,7 @@ def _crawl(env, user_id, raise_on_error=True):
 def test_definitions_load_with_the_crawl_job_and_sensors():
     repo = defs.get_repository_def()
     assert repo.has_job("crawl_user_job")
-    assert {s.name for s in repo.sensor_defs} >= {"new_users_sensor"}
+    assert {s.name for s in repo.sensor_defs} >= {"adaptive_crawl_sensor"}
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     assert {"landing/recently_played", "core/listens", "core/tracks", "core/artist_genres"} <= keys
 

@@ -25,7 +25,7 @@ from listory_pipeline.history import scheduling
 
 @sensor(
     job=import_history_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=60,  # an export is imported within two minutes of being dropped
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Imports a user's Spotify export dropped into LISTORY_HOME/imports/<user id>/ (the zip, its folder or JSON "

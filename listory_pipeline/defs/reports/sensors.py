@@ -54,7 +54,7 @@ def imports_needing_reports(context: SensorEvaluationContext) -> tuple[str, list
 
 @sensor(
     job_name=BUILD_REPORTS_JOB,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Rebuilds every report after a history import is loaded or its tracks are resolved, so the imported past "
