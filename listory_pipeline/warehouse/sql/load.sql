@@ -164,3 +164,8 @@ VALUES ($user_id, CAST($first_open_at AS DATE), $first_open_at)
 ON CONFLICT (user_id) DO UPDATE SET
     first_open_day = excluded.first_open_day,
     first_open_at = excluded.first_open_at
+
+-- name: warm_up
+-- What a load's statements first need from DuckDB (its JSON functions, time zones), asked once
+-- of an in-memory database: see connection.warm_up_duckdb.
+SELECT from_json('[{"a":"x"}]', '[{"a":"VARCHAR"}]'), now()::TIMESTAMPTZ, '2026-01-01T00:00:00Z'::TIMESTAMPTZ
