@@ -82,7 +82,16 @@ def load_landed(
         if enrichment_app_key is not None:
             plan = plan_enrichment(warehouse, enrichment_app_key, now=datetime.now(timezone.utc), max_artists=1)
             result.artist_genres_due = bool(plan.artist_ids)
+        if not changed_what_readers_see(result):
+            warehouse.only_bookkeeping()  # a repeat: the read copy is not taken again for it
         return result, run_listen_checks(warehouse, user.user_id)
+
+
+def changed_what_readers_see(result: LoadResult) -> bool:
+    """Whether a load wrote what readers query (new plays, catalog or user rows, an import, a
+    possible gap they are told about), not only which pulls were read and how far."""
+    imported = result.history is not None and bool(result.history.imports)
+    return imported or result.possible_gap or result.new_listens > 0 or any(result.rows_changed.values())
 
 
 def enrich_artists(

@@ -194,6 +194,36 @@ def publish_from(publication: Publication, conn: "duckdb.DuckDBPyConnection", *,
     return published
 
 
+def keep_current_after_bookkeeping(publication: Publication, conn: "duckdb.DuckDBPyConnection") -> bool:
+    """After a session that wrote only the pipeline's own bookkeeping (which pulls were loaded, how
+    far the landing zone was read), say that the read copy is still current, without copying.
+
+    Most crawls get the answer of a minute ago: their load records that and nothing readers
+    query (`core.*`, `reports.*`) changes, yet copying the whole warehouse for it would rewrite
+    the file every few seconds (160 MB a copy for five users after a year: ~1 TB of disk
+    writes a day). Through `conn`, which holds the writer, the file is checkpointed and its new
+    signature recorded; the copy's generation and age stay. Only when the copy was current
+    before the session (checked by the caller with `is_stale` at its start): otherwise an
+    earlier change is still waiting, and the usual rules publish it. The bookkeeping itself
+    (`meta.loaded_pulls`, `meta.landing_watermarks`) reaches readers with the next copy.
+    """
+    state = read_state(publication)
+    if state is None or not publication.published_path.exists():
+        return False
+    conn.execute("CHECKPOINT")
+    signature = _source_signature(publication.writer_path)
+    if signature is None:
+        return False
+    _write_state(publication, PublishedState(
+        generation=state.generation,
+        published_at=state.published_at,
+        source_mtime_ns=signature[0],
+        source_size=signature[1],
+        seconds=state.seconds,
+    ))
+    return True
+
+
 def _write_state(publication: Publication, state: PublishedState) -> None:
     temporary = publication.state_path.with_name(publication.state_path.name + f".{os.getpid()}.tmp")
     temporary.write_text(json.dumps(asdict(state)), encoding="utf-8")

@@ -21,7 +21,14 @@ from typing import Any, Callable, Iterator
 
 import duckdb
 
-from listory_pipeline.publication.snapshot import Publication, adopt_legacy_warehouse, is_due, publish_from
+from listory_pipeline.publication.snapshot import (
+    Publication,
+    adopt_legacy_warehouse,
+    is_due,
+    is_stale,
+    keep_current_after_bookkeeping,
+    publish_from,
+)
 from listory_pipeline.sqlfiles import sql_file
 from listory_pipeline.warehouse.migrations import apply_migrations
 
@@ -104,6 +111,13 @@ class Warehouse:
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn = conn
         self.writes = StatementCounter()
+        # False once a session says it wrote nothing readers query, only the pipeline's own
+        # bookkeeping (see open_warehouse): the read copy is then not taken again for it.
+        self.reader_visible = True
+
+    def only_bookkeeping(self) -> None:
+        """What this session wrote changes nothing in `core.*` or `reports.*`."""
+        self.reader_visible = False
 
     def write(self, table: str, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
         self.writes.add(table)
@@ -158,7 +172,9 @@ def open_warehouse(
 
     With a publication, a session that ends without an error publishes the read copy while
     it still holds the file, when the last copy is older than the publication's interval:
-    no second lock is taken, so publishing never makes another writer wait for it.
+    no second lock is taken, so publishing never makes another writer wait for it. A session
+    that called `only_bookkeeping()` on a current copy leaves the copy as it is (see
+    `publication.snapshot.keep_current_after_bookkeeping`).
     """
     if publication is not None:
         if Path(path) != publication.writer_path:
@@ -166,9 +182,14 @@ def open_warehouse(
         adopt_legacy_warehouse(publication)
     conn = connect_with_retry(path, wait_seconds=wait_seconds)
     try:
+        copy_was_current = publication is not None and not is_stale(publication)
         apply_migrations(conn)
-        yield Warehouse(conn)
-        if publication is not None and is_due(publication):
-            publish_from(publication, conn)
+        warehouse = Warehouse(conn)
+        yield warehouse
+        if publication is not None:
+            if not warehouse.reader_visible and copy_was_current:
+                keep_current_after_bookkeeping(publication, conn)
+            elif is_due(publication):
+                publish_from(publication, conn)
     finally:
         conn.close()

@@ -8,6 +8,7 @@ import duckdb
 
 from listory_pipeline import runtime
 from listory_pipeline.crawl import steps as crawl
+from listory_pipeline.publication.snapshot import is_stale, publish, read_state
 from listory_pipeline.definitions import defs
 from tests.support.dagster_events import materialization_metadata
 
@@ -48,7 +49,10 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env, monkeypatch):
         assert conn.execute("select count(*) from core.listens where user_id = ?", [user_id]).fetchone()[0] == 50
         assert conn.execute("select count(*) from core.artists where genres_checked_at is null").fetchone()[0] == 0
 
-    # The same crawl again: the token is cached, nothing new, no catalog work.
+    # The same crawl again: the token is cached, nothing new, no catalog work, no new read copy.
+    publication = crawl_env.settings.publication
+    publish(publication, wait_seconds=5)  # the genres written after the load's copy (the trailing publish's job)
+    generation = read_state(publication).generation
     enrichments = []
     real_enrich = crawl.enrich_artists
     monkeypatch.setattr(crawl, "enrich_artists", lambda *a, **k: enrichments.append(1) or real_enrich(*a, **k))
@@ -62,6 +66,7 @@ def test_a_crawl_run_lands_loads_and_enriches(crawl_env, monkeypatch):
     # the genres step did not open the warehouse (nor ask Spotify)
     assert listens_again["repeats_already_loaded"] == 1 and listens_again["artist_genres_due"] is False
     assert enrichments == []
+    assert read_state(publication).generation == generation and not is_stale(publication)
     # a repeat changes no catalog table and leaves no genres to fetch: those are not materialized again
     materialized = {event.asset_key.to_user_string() for event in again.get_asset_materialization_events()}
     assert materialized == {"landing/recently_played", "core/listens"}

@@ -174,3 +174,35 @@ def test_readers_never_see_half_a_transaction_nor_block_the_writer(publication):
     assert torn == 0
     assert most > 1  # the reader did see loads arrive
     assert read_state(publication).generation >= 40
+
+
+def test_a_session_of_bookkeeping_alone_keeps_the_copy_without_taking_it_again(publication):
+    """Most crawls only record a repeat: copying the whole warehouse for that would rewrite it every
+    few seconds. Readers' tables are unchanged, so the copy stays, current and not copied."""
+    _add_user(publication, "alice")
+    first = read_state(publication)
+    with open_warehouse(publication.writer_path, publication=publication) as warehouse:
+        warehouse.conn.execute("insert into meta.landing_watermarks values ('alice', current_date, now())")
+        warehouse.only_bookkeeping()
+    assert read_state(publication).generation == first.generation  # not copied again
+    assert not is_stale(publication)  # and nothing waits for the trailing publish
+    assert publish_trailing(publication, wait_seconds=5) is None
+
+    # A change readers see is published as before, bookkeeping included.
+    _add_user(publication, "bob")
+    assert read_state(publication).generation == first.generation + 1
+    assert _users(publication.published_path) == ["alice", "bob"]
+    with duckdb.connect(str(publication.published_path), read_only=True) as conn:
+        assert conn.execute("select count(*) from meta.landing_watermarks").fetchone()[0] == 1
+
+
+def test_bookkeeping_after_a_change_not_yet_published_leaves_that_change_to_be_published(tmp_path):
+    pub = Publication(tmp_path / "pipeline" / "warehouse.duckdb", tmp_path / "warehouse.duckdb", min_interval_seconds=3600)
+    _add_user(pub, "alice")  # the first session publishes (no copy yet)
+    _add_user(pub, "bob")  # inside the interval: left for the trailing publish
+    assert is_stale(pub)
+    with open_warehouse(pub.writer_path, publication=pub) as warehouse:
+        warehouse.conn.execute("insert into meta.landing_watermarks values ('alice', current_date, now())")
+        warehouse.only_bookkeeping()
+    assert is_stale(pub)  # bob still waits: never marked as published
+    assert _users(pub.published_path) == ["alice"]
