@@ -13,7 +13,8 @@ default, so a week shows the history going flat; production keeps 14: the projec
 Printed: bytes per user-day of the landing zone, the warehouse (the pipeline's file and
 the published read copy) and Dagster storage; Dagster rows and files before and after the
 last purge; events per crawl run; the sensor tick and the runs page's GraphQL queries
-timed against this history and against an empty instance with the same users; and the
+timed against this history and against an empty instance with the same users (the page in
+a fresh process each, as the webserver serves it: benchmarks/runs_page.py); and the
 projection for one user-year; and `core.listens` against the simulator's ground truth (every
 play found exactly once, with retention and the compact landing zone on). Then, unless `--instance-minutes 0`, what a crawl run costs the
 whole instance under `listory ui` (benchmarks/instance_cpu.py) beside the `import dagster`
@@ -43,25 +44,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import time_machine
+from runs_page import RUNS_PAGE_SIZE, interleaved_medians
 
 PRODUCTION_RETENTION_DAYS = 14
 RETENTION_AT = timedelta(hours=3, minutes=17)  # dagster_retention_schedule's time of day
 TIMED_REPEATS = 15
-
-RUNS_PAGE_SIZE = 26  # what the UI's runs page asks for
-RUNS_PAGE_QUERY = """
-query RunsPage($limit: Int!, $cursor: String) {
-  runsFeedOrError(limit: $limit, cursor: $cursor, view: ROOTS) {
-    __typename
-    ... on RunsFeedConnection {
-      cursor hasMore
-      results { __typename id runStatus creationTime startTime endTime jobName tags { key value } assetSelection { path } }
-    }
-  }
-  runsFeedCountOrError(view: ROOTS) { __typename ... on RunsFeedCount { count } }
-}
-"""
-
 
 def folder_bytes(path: Path) -> int:
     return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file()) if path.exists() else 0
@@ -272,15 +259,15 @@ def main() -> int:
             build_sensor_context(instance=instance, cursor=final_cursor, resources=resources)))
         tick_empty = timed(lambda: adaptive_crawl_sensor(build_sensor_context(
             instance=empty_instance, cursor=final_cursor, resources={"registry": RegistryResource(listory_home=str(empty_home))})))
-        runs_page_full = runs_page_seconds(instance)
-        runs_page_empty = runs_page_seconds(empty_instance)
+        # each page in a fresh process, as the webserver serves it (see runs_page.py)
+        runs_page_full, runs_page_empty = interleaved_medians([home, empty_home])
         # An empty page renders no run at all: the same page with one page of crawl runs and no
         # history behind them tells what the history itself costs.
         os.environ["LISTORY_HOME"] = str(empty_home)
         for index in range(RUNS_PAGE_SIZE):
             crawl_job.execute_in_process(instance=empty_instance, partition_key=user_ids[index % len(user_ids)],
                                          raise_on_error=False)
-        runs_page_one_page = runs_page_seconds(empty_instance)
+        runs_page_full_again, runs_page_one_page = interleaved_medians([home, empty_home])
         os.environ["LISTORY_HOME"] = str(home)
         os.environ["DAGSTER_HOME"] = str(home / "dagster")
 
@@ -311,8 +298,9 @@ def main() -> int:
         "sensor_tick_seconds": {"history": round(tick_full, 4), "empty": round(tick_empty, 4),
                                 "median_during_run": round(statistics.median(tick_seconds), 4)},
         "runs_page_seconds": {"history": round(runs_page_full, 4), "empty": round(runs_page_empty, 4),
-                              "one_page_of_runs": round(runs_page_one_page, 4)},
-        "runs_page_slowdown_against_one_page": round(runs_page_full / runs_page_one_page, 2),
+                              "one_page_of_runs": round(runs_page_one_page, 4),
+                              "history_beside_one_page": round(runs_page_full_again, 4)},
+        "runs_page_slowdown_against_one_page": round(runs_page_full_again / runs_page_one_page, 2),
         "projection": f"365 x (landing + warehouse per user-day) + {PRODUCTION_RETENTION_DAYS + 1} x Dagster per user-day kept",
     }
     print(json.dumps(details), flush=True)
@@ -348,25 +336,6 @@ def events_per_crawl_run(instance) -> float:
     runs = instance.get_runs(RunsFilter(job_name="crawl_user_job", statuses=[DagsterRunStatus.SUCCESS]), limit=500)
     counts = [len(instance.all_logs(run.run_id)) for run in runs]
     return round(statistics.mean(counts), 1) if counts else 0.0
-
-
-def runs_page_seconds(instance) -> float:
-    """Median time of the runs page's two queries (the first 26 runs and the count), code location loaded."""
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import ModuleTarget
-    from dagster_graphql.test.utils import execute_dagster_graphql
-
-    target = ModuleTarget(module_name="listory_pipeline.definitions", attribute="defs", working_directory=None,
-                          location_name="listory_pipeline")
-    with WorkspaceProcessContext(instance, target) as workspace:
-
-        def query():
-            result = execute_dagster_graphql(workspace.create_request_context(), RUNS_PAGE_QUERY, {"limit": RUNS_PAGE_SIZE})
-            if result.errors or result.data["runsFeedOrError"]["__typename"] != "RunsFeedConnection":
-                raise SystemExit(f"runs page query failed: {result.errors or result.data}")
-
-        query()  # the first answer loads the code location's snapshot
-        return timed(query)
 
 
 if __name__ == "__main__":
