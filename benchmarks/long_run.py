@@ -44,7 +44,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import time_machine
-from runs_page import RUNS_PAGE_SIZE, interleaved_medians
+from runs_page import RUNS_PAGE_SIZE, interleaved_medians, timed
 
 PRODUCTION_RETENTION_DAYS = 14
 RETENTION_AT = timedelta(hours=3, minutes=17)  # dagster_retention_schedule's time of day
@@ -129,15 +129,6 @@ def plays_against_ground_truth(settings, simulator, user_ids) -> dict[str, int]:
             counts["plays_missing"] += len(truth - stored)
             counts["plays_invented"] += len({row for row in stored if row[0] <= int(last_pull.timestamp() * 1000)} - truth)
     return counts
-
-
-def timed(function, repeats: int = TIMED_REPEATS) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def main() -> int:
@@ -256,9 +247,9 @@ def main() -> int:
         empty_instance = DagsterInstance.from_config(str(empty_home / "dagster"))
         empty_instance.add_dynamic_partitions("spotify_users", user_ids)
         tick_full = timed(lambda: adaptive_crawl_sensor(
-            build_sensor_context(instance=instance, cursor=final_cursor, resources=resources)))
+            build_sensor_context(instance=instance, cursor=final_cursor, resources=resources)), TIMED_REPEATS)
         tick_empty = timed(lambda: adaptive_crawl_sensor(build_sensor_context(
-            instance=empty_instance, cursor=final_cursor, resources={"registry": RegistryResource(listory_home=str(empty_home))})))
+            instance=empty_instance, cursor=final_cursor, resources={"registry": RegistryResource(listory_home=str(empty_home))})), TIMED_REPEATS)
         # each page in a fresh process, as the webserver serves it (see runs_page.py)
         runs_page_full, runs_page_empty = interleaved_medians([home, empty_home])
         # An empty page renders no run at all: the same page with one page of crawl runs and no

@@ -37,6 +37,16 @@ query RunsPage($limit: Int!, $cursor: String) {
 """
 
 
+def timed(function, repeats: int) -> float:
+    """Median wall time of `repeats` calls."""
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
 def runs_page_seconds(listory_home: Path, repeats: int = 15) -> tuple[float, int]:
     """Median time of the page's queries in this process, code location loaded; and the runs shown."""
     os.environ["LISTORY_HOME"] = str(listory_home)
@@ -58,12 +68,7 @@ def runs_page_seconds(listory_home: Path, repeats: int = 15) -> tuple[float, int
             return len(result.data["runsFeedOrError"]["results"])
 
         shown = query()  # the first answer loads the code location's snapshot
-        samples = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            query()
-            samples.append(time.perf_counter() - started)
-    return statistics.median(samples), shown
+        return timed(query, repeats), shown
 
 
 def runs_page_seconds_in_fresh_process(listory_home: Path, repeats: int = 15) -> float:

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,7 +65,7 @@ class PublishedState:
     generation: int
     published_at: float  # unix seconds
     source_mtime_ns: int
-    source_size: int  # also the copy's size
+    source_size: int  # the copy's size too, unless a bookkeeping session moved the signature since
     seconds: float
 
 
@@ -214,13 +214,7 @@ def keep_current_after_bookkeeping(publication: Publication, conn: "duckdb.DuckD
     signature = _source_signature(publication.writer_path)
     if signature is None:
         return False
-    _write_state(publication, PublishedState(
-        generation=state.generation,
-        published_at=state.published_at,
-        source_mtime_ns=signature[0],
-        source_size=signature[1],
-        seconds=state.seconds,
-    ))
+    _write_state(publication, replace(state, source_mtime_ns=signature[0], source_size=signature[1]))
     return True
 
 

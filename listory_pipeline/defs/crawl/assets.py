@@ -193,11 +193,11 @@ def load_core_from_landing(
 ):
     """Loads every landed, not yet loaded pull of the user in one transaction, then any landed history import."""
     user_id = context.partition_key
-    everyone = registry.registry().list()
-    registered = {u.user_id: UserRow(u.user_id, u.display_name, u.timezone, u.status) for u in everyone}
-    if user_id not in registered:
+    everyone = {u.user_id: u for u in registry.registry().list()}
+    if user_id not in everyone:
         raise Failure(description=f"user {user_id} is not in the registry (removed?); nothing to load")
-    app_key = runtime.app_key_for_user(registry.settings(), next(u for u in everyone if u.user_id == user_id))
+    registered = {u.user_id: UserRow(u.user_id, u.display_name, u.timezone, u.status) for u in everyone.values()}
+    app_key = runtime.app_key_for_user(registry.settings(), everyone[user_id])
     result, checks = crawl.load_landed(
         warehouse.path(),
         landing.zone(),
