@@ -305,7 +305,7 @@ def main() -> int:
         cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
         print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
         print(json.dumps({"instance": cost.__dict__}), flush=True)
-        instance_cpu = cost.cpu_per_crawl_run  # report runs in the window are not charged to crawls
+        instance_cpu = cost.cpu_per_crawl_run  # what report runs cost is not charged to crawls (instance_cpu.py)
     print(json.dumps({
         "bytes_per_user_day": round(bytes_per_user_day),
         "landing_bytes_per_user_day": round(landing_per_user_day),

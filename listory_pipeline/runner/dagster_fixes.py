@@ -38,12 +38,20 @@ stays so while the process runs: a yes is remembered, a no is asked again.
 counts over a subquery selecting each run's serialized body: SQLite reads the whole runs table
 (2.4 ms for 2,400 runs, growing with the history kept) to count rows an index already lists.
 The count is taken over the runs' ids instead (0.17 ms): the same rows, the same filters.
+
+**Batched events are written one by one.** Dagster marks the "planned" events the daemon logs
+for each new run as one batch, but writes batches only when `DAGSTER_EVENT_BATCH_SIZE` is set,
+and is otherwise off. Batches are on here (`EVENT_BATCH_SIZE` events at most, unless that
+variable says otherwise; 0 turns them off), and the embedded event log writes a batch in one
+transaction per file (runner/event_log_storage.py). Any other storage writes a batch as before,
+event by event, or as Dagster's PostgreSQL storage does.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 import threading
 import time
@@ -54,6 +62,7 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.pool import NullPool, QueuePool
 
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+from dagster._core.instance.methods.event_methods import EventMethods
 from dagster._core.storage import sql as dagster_sql
 
 # Dagster's SQLite storage modules: each took `check_alembic_revision` and `create_engine` by name.
@@ -97,6 +106,22 @@ def head_revision(alembic_config) -> str | None:
 
             _head_revisions[key] = ScriptDirectory.from_config(alembic_config).as_revision_number("head")
         return _head_revisions[key]
+
+
+def remember_alembic_heads() -> None:
+    """Read the newest migration of every storage module here, once: for a fork server, whose
+    run workers would otherwise each load all ~60 migration scripts to learn it (~40 ms of CPU
+    a crawl run, for the new event-log file every run opens)."""
+    from dagster._core.storage.sql import get_alembic_config
+
+    for name in SQLITE_STORAGE_MODULES[1:]:
+        head_revision(get_alembic_config(importlib.import_module(name).__file__))
+    if "dagster_postgres.utils" in sys.modules:
+        from dagster_postgres.utils import pg_alembic_config
+
+        for name in POSTGRES_ALEMBIC_CHECK_USERS:
+            if name in sys.modules:
+                head_revision(pg_alembic_config(sys.modules[name].__file__))
 
 
 def check_alembic_revision(alembic_config, conn):
@@ -240,6 +265,14 @@ def _get_runs_count(self, filters=None) -> int:
     return row["count"] if row else 0
 
 
+EVENT_BATCH_SIZE = 100  # more than a run ever plans: a run's planned events are one write
+
+
+def _event_batch_size(_self) -> int:
+    configured = os.environ.get("DAGSTER_EVENT_BATCH_SIZE", "").strip()
+    return int(configured) if configured else EVENT_BATCH_SIZE
+
+
 def apply_dagster_fixes() -> None:
     """Idempotent; safe to call from every entry point (code locations, fork servers)."""
     from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
@@ -249,6 +282,7 @@ def apply_dagster_fixes() -> None:
     for name in REMEMBERED_CHECKS:
         setattr(SqlScheduleStorage, name, _remembering_yes(getattr(SqlScheduleStorage, name)))
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
+    EventMethods._get_event_batch_size = _event_batch_size
     sqlite_modules = [importlib.import_module(name) for name in SQLITE_STORAGE_MODULES]
     postgres_modules = [sys.modules[name] for name in POSTGRES_ALEMBIC_CHECK_USERS if name in sys.modules]
     for module in [*sqlite_modules, *postgres_modules]:

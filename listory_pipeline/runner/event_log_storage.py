@@ -12,6 +12,11 @@ files are ordinary Dagster shards: the same tables, the same alembic revision, W
 The storage takes no configuration: it lives where Dagster's default does
 (`<DAGSTER_HOME>/history/runs`), known once the instance registers itself (`register_instance`),
 so the instance folder can be moved without editing `dagster.yaml`.
+
+It also writes a batch of events (Dagster batches the ~6 "planned" events the daemon logs for
+each run it creates) in one transaction per file. Dagster's SQLite storage stores them one by
+one, each on a new connection to the run's file: a connection, a commit, a sync and a
+write-ahead-log checkpoint per event, in the daemon, for every crawl run.
 """
 
 from __future__ import annotations
@@ -19,17 +24,20 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster
 from dagster._config import StringSource
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
@@ -74,7 +82,11 @@ class TemplatedSqliteEventLogStorage(SqliteEventLogStorage):
     def _set_up(self, base_dir: str) -> None:
         self._configured = True
         self._template_path: Path | None = None
+        self._batch = threading.local()
         super().__init__(base_dir, inst_data=self._pending_inst_data)
+        # Dagster's lock over every connection of this storage, reentrant so that a batch can
+        # hold a connection to a run's file and one to the index at once (see store_event_batch).
+        self._db_lock = threading.RLock()
 
     def register_instance(self, instance) -> None:
         if not self._configured:
@@ -92,6 +104,32 @@ class TemplatedSqliteEventLogStorage(SqliteEventLogStorage):
     @property
     def inst_data(self) -> ConfigurableClassData | None:
         return self._pending_inst_data
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """Store the events exactly as `store_event` does, each file's writes in one transaction.
+
+        Should a write fail, nothing of the batch is kept in the file that failed, and Dagster
+        stores the events again one by one.
+        """
+        with ExitStack() as stack:
+            self._batch.connections = {}
+            self._batch.stack = stack
+            try:
+                for event in events:
+                    self.store_event(event)
+            finally:
+                self._batch.connections = None
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        connections = getattr(self._batch, "connections", None)
+        if connections is None:
+            with super()._connect(shard) as connection:
+                yield connection
+            return
+        if shard not in connections:  # opened once per batch; committed when the batch ends
+            connections[shard] = self._batch.stack.enter_context(super()._connect(shard))
+        yield connections[shard]
 
     def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
         path = Path(engine.url.database or "")

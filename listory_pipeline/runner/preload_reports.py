@@ -6,7 +6,7 @@ A report run forked from here starts running models at once."""
 import gc
 import sys
 
-from listory_pipeline.runner.preload_base import preload_settings
+from listory_pipeline.runner.preload_base import preload_settings, resolve_jobs
 
 
 def _warm_reports() -> None:
@@ -16,8 +16,10 @@ def _warm_reports() -> None:
     if settings is None:
         return
     try:
-        import listory_pipeline.reports_definitions  # noqa: F401
         from listory_pipeline.reports import dbt_runner
+        from listory_pipeline.reports_definitions import defs
+
+        resolve_jobs(defs)
 
         seconds = dbt_runner.warm_up(settings)
         print(f"listory reports fork server: dbt parsed and warmed in {seconds:.1f} s", file=sys.stderr)

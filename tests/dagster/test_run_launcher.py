@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -148,6 +149,41 @@ def test_the_crawl_fork_server_stays_free_of_dbt(tmp_path):
     env = {**os.environ, "LISTORY_HOME": str(tmp_path / "home")}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+WORKER_IMPORTS_PROBE = """
+import json, os, sys
+import listory_pipeline.runner.preload_crawl
+from dagster import DagsterInstance
+from listory_pipeline.runner.launcher import run_worker
+loaded = set(sys.modules)
+with DagsterInstance.get() as instance:
+    ref = instance.get_ref()
+run_worker(os.environ["PROBE_RUN_ID"], ref, dict(os.environ))
+with DagsterInstance.get() as instance:
+    status = instance.get_run_by_id(os.environ["PROBE_RUN_ID"]).status.value
+print(json.dumps({"status": status, "imported": sorted(set(sys.modules) - loaded)}))
+"""
+
+
+def test_a_crawl_run_imports_nothing_its_fork_server_has_not_loaded(crawl_env, tmp_path, monkeypatch):
+    """Every module a run imports is imported again by every forked worker (tens of ms each):
+    the crawl server's preload must hold them all. A repeat crawl here, as most crawls are."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    ensure_dagster_home(crawl_env.settings)
+    with DagsterInstance.get() as instance:
+        user_id = crawl_env.user_ids[0]
+        instance.add_dynamic_partitions("spotify_users", [user_id])
+        first = _new_run(instance, user_id)
+        instance.run_launcher.launch_run(LaunchRunContext(first, None))
+        assert _wait(instance, first.run_id).status == DagsterRunStatus.SUCCESS
+        repeat = _new_run(instance, user_id)
+    env = {**os.environ, "PROBE_RUN_ID": repeat.run_id}
+    done = subprocess.run([sys.executable, "-c", WORKER_IMPORTS_PROBE], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "SUCCESS"
+    assert outcome["imported"] == []
 
 
 def test_crawl_and_report_runs_fork_from_their_own_servers():

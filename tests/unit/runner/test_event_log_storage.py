@@ -5,7 +5,20 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from dagster import DagsterInstance, job, op
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    Output,
+    asset,
+    define_asset_job,
+    job,
+    op,
+)
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from listory_pipeline.runner.event_log_storage import TemplatedSqliteEventLogStorage, template_name
 from listory_pipeline.runner.instance import EMBEDDED_DAGSTER_YAML, upgrade_instance_config
@@ -97,3 +110,77 @@ def test_a_run_file_another_process_created_first_is_never_replaced(tmp_path):
     path = Path(other.event_log_storage.path_for_shard(run.run_id))
     other.event_log_storage._place_template_at(path)
     assert len(other.all_logs(run.run_id)) == events
+
+
+@asset
+def first_table() -> int:
+    return 1
+
+
+@asset(deps=[first_table], check_specs=[AssetCheckSpec("not_empty", asset="second_table")])
+def second_table():
+    yield Output(2)
+    yield AssetCheckResult(passed=True)
+
+
+tables_job = define_asset_job("tables_job", selection=[first_table, second_table])
+tables = Definitions(assets=[first_table, second_table], jobs=[tables_job])
+
+
+def _planned_events(instance: DagsterInstance, run_id: str) -> list[tuple[str, str]]:
+    return [
+        (entry.dagster_event_type.value, entry.dagster_event.step_key)
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event_type.value.endswith("_PLANNED")
+    ]
+
+
+def test_a_new_run_s_planned_events_are_written_once_per_file_and_read_as_dagster_s(tmp_path, monkeypatch):
+    job_def = tables.resolve_job_def("tables_job")
+    stock = _instance(tmp_path / "stock", STOCK_YAML)
+    stock_run = stock.create_run_for_job(job_def)
+    connections: list[str] = []
+    original_connect = SqliteEventLogStorage._connect
+
+    def counted_connect(self, shard):
+        connections.append(shard)
+        return original_connect(self, shard)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_connect", counted_connect)
+    compact = _instance(tmp_path / "compact", EMBEDDED_DAGSTER_YAML)
+    connections.clear()
+    compact_run = compact.create_run_for_job(job_def)
+    opened = list(connections)
+
+    # two asset and one check "planned" events, as Dagster's own storage records them
+    assert _planned_events(compact, compact_run.run_id) == _planned_events(stock, stock_run.run_id)
+    assert len(_planned_events(compact, compact_run.run_id)) == 3
+    assert opened.count(compact_run.run_id) == 1  # one transaction on the run's file, not one per event
+    assert opened.count("index") == 1
+    planned = compact.get_latest_planned_materialization_info(AssetKey("second_table"))
+    assert planned is not None and planned.run_id == compact_run.run_id  # the index knows the plan
+    check = compact.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey("second_table"), "not_empty"), limit=1
+    )
+    assert [record.run_id for record in check] == [compact_run.run_id]
+
+
+def test_a_batch_that_fails_keeps_nothing_and_dagster_stores_the_events_one_by_one(tmp_path, monkeypatch):
+    job_def = tables.resolve_job_def("tables_job")
+    instance = _instance(tmp_path / "home", EMBEDDED_DAGSTER_YAML)
+    storage = instance.event_log_storage
+    original_store = TemplatedSqliteEventLogStorage.store_event
+    stored_in_batch: list[str] = []
+
+    def store_then_fail(self, event):
+        original_store(self, event)
+        stored_in_batch.append(event.dagster_event_type.value)
+        if len(stored_in_batch) == 2 and self._batch.connections is not None:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(TemplatedSqliteEventLogStorage, "store_event", store_then_fail)
+    run = instance.create_run_for_job(job_def)
+
+    # the two events written before the failure were rolled back, then all three stored singly
+    assert len(_planned_events(instance, run.run_id)) == 3
+    assert storage._batch.connections is None
