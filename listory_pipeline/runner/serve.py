@@ -52,6 +52,20 @@ def _prepare_reports_manifest() -> None:
         print(f"listory ui: the dbt manifest could not be prepared: {exc}", file=sys.stderr)
 
 
+def _create_the_instance_storage() -> None:
+    """Open and close the instance once, before both processes open it. On a new instance each
+    would create the SQLite files at the same moment, and Dagster's run storage, finding the
+    tables another process has just made but not yet stamped, stamps an older migration beside
+    the newest: with two versions recorded, every later opening of the instance fails."""
+    from dagster import DagsterInstance
+
+    try:
+        with DagsterInstance.get():
+            pass
+    except Exception as exc:  # noqa: BLE001 - each process then reports the instance's problem itself
+        print(f"listory ui: the Dagster instance could not be opened: {exc}", file=sys.stderr)
+
+
 def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
@@ -66,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     _prepare_reports_manifest()
+    _create_the_instance_storage()
     processes: dict[str, subprocess.Popen] = {}
     try:
         for name, command in commands(args.host, args.port).items():
