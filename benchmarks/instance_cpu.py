@@ -7,7 +7,7 @@ that tree is sampled at the start and the end of the window: live processes from
 and reaped children's time), plus what this process reaped itself. This process is made a
 child subreaper, so a descendant orphaned by its parent is reparented here and its time is
 still counted. What report runs cost is not charged to crawls: the reports fork server
-(started with the first report run, ~6 CPU-s of dbt parsing and warm-up) and the report
+(started with the first report run, ~7 CPU-s of dbt parsing and warm-up) and the report
 workers it forks, which the hourly schedule may or may not start within a given window; it
 is shown apart, and so is the figure with it. Everything else the instance does (sensor
 ticks, the webserver idling, the crawl fork server, launches) is charged to the crawl runs.
