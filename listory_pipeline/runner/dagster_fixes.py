@@ -39,6 +39,16 @@ counts over a subquery selecting each run's serialized body: SQLite reads the wh
 (2.4 ms for 2,400 runs, growing with the history kept) to count rows an index already lists.
 The count is taken over the runs' ids instead (0.17 ms): the same rows, the same filters.
 
+**Every read of a run parses its body again.** The runs page, refreshed while it is open, and
+the daemon's queue and sensors read the same finished runs again and again, and Dagster
+rebuilds each run from its serialized body every time: ~0.07 ms a run, about a sixth of the
+runs page with its 26 runs. A body's text names one run exactly (a change of tags, status or
+anything else writes a new text), so the last `RUN_BODIES_KEPT` bodies read are kept parsed,
+keyed by that text; the status column still overrides the body's, as in Dagster. The SQLite
+run storage's index checks (is the backfill-id column filled?) are remembered once true, as
+the schedule storage's are and as Dagster's PostgreSQL run storage already does: two queries
+on every runs page.
+
 **Batched events are written one by one.** Dagster marks the "planned" events the daemon logs
 for each new run as one batch, but writes batches only when `DAGSTER_EVENT_BATCH_SIZE` is set,
 and is otherwise off. Batches are on here (`EVENT_BATCH_SIZE` events at most, unless that
@@ -265,6 +275,24 @@ def _get_runs_count(self, filters=None) -> int:
     return row["count"] if row else 0
 
 
+RUN_BODIES_KEPT = 512  # a few runs pages (26 runs each) and the daemon's queue, a few MB at most
+
+
+@functools.lru_cache(maxsize=RUN_BODIES_KEPT)
+def _parsed_run_body(run_body: str):
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster_shared.serdes import deserialize_value
+
+    return deserialize_value(run_body, DagsterRun)
+
+
+def _row_to_run(self, row: dict):
+    """`SqlRunStorage._row_to_run`, the body parsed once per text (runs are immutable records)."""
+    from dagster._core.storage.dagster_run import DagsterRunStatus
+
+    return _parsed_run_body(row["run_body"]).with_status(DagsterRunStatus(row["status"]))
+
+
 EVENT_BATCH_SIZE = 100  # more than a run ever plans: a run's planned events are one write
 
 
@@ -279,6 +307,8 @@ def apply_dagster_fixes() -> None:
     from dagster._core.storage.schedules.sql_schedule_storage import SqlScheduleStorage
 
     SqlRunStorage.get_runs_count = _get_runs_count
+    SqlRunStorage._row_to_run = _row_to_run
+    SqlRunStorage.has_built_index = _remembering_yes(SqlRunStorage.has_built_index)
     for name in REMEMBERED_CHECKS:
         setattr(SqlScheduleStorage, name, _remembering_yes(getattr(SqlScheduleStorage, name)))
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check

@@ -1,6 +1,7 @@
 """Dagster corrections (runner/dagster_fixes.py): a run waiting for the warehouse's pool slot
 sleeps, storages read their migration scripts once per process but still see an old database,
-and SQLite engines are reused without holding any file open."""
+SQLite engines are reused without holding any file open, and a runs page read again parses no run
+body again."""
 
 from __future__ import annotations
 
@@ -219,3 +220,46 @@ def test_counting_runs_counts_the_same_runs_without_reading_their_bodies(tmp_pat
         event.remove(Engine, "before_cursor_execute", listener)
     counts = [s for s in statements if "count(" in s.lower()]
     assert len(counts) == 3 and not [s for s in counts if "run_body" in s]
+
+
+def test_the_runs_page_read_again_parses_no_run_body_and_still_sees_every_change(tmp_path, monkeypatch):
+    """The UI refreshes its runs page while it is open: the same finished runs were parsed anew each time,
+    and the run storage asked twice whether its backfill index was built."""
+    from dagster import RunsFilter
+    from dagster._core.storage.dagster_run import DagsterRunStatus
+    from dagster_shared import serdes
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    apply_dagster_fixes()
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(tmp_path))
+    runs = [instance.create_run_for_job(pooled_job, tags={"index": str(index)}) for index in range(26)]
+
+    def page() -> dict:
+        return {record.dagster_run.run_id: record.dagster_run
+                for record in instance.get_run_records(RunsFilter(exclude_subruns=True), limit=26)}
+
+    first = page()
+    parsed, index_checks = [], []
+    real_deserialize = serdes.deserialize_value
+    monkeypatch.setattr(serdes, "deserialize_value", lambda *args, **kwargs: parsed.append(args) or real_deserialize(*args, **kwargs))
+
+    def note_index_checks(_conn, _cursor, statement, *_rest) -> None:
+        if "secondary_indexes" in statement:
+            index_checks.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note_index_checks)
+    try:
+        assert page() == first
+        assert parsed == [] and index_checks == []
+        # a change writes a new body or a new status: the page shows it
+        instance.add_run_tags(runs[-1].run_id, {"index": "changed"})
+        instance.report_run_failed(runs[0])
+        changed = page()
+    finally:
+        event.remove(Engine, "before_cursor_execute", note_index_checks)
+    assert changed[runs[-1].run_id].tags["index"] == "changed"
+    assert changed[runs[0].run_id].status == DagsterRunStatus.FAILURE
+    assert changed[runs[1].run_id] == first[runs[1].run_id]
+    assert 1 <= len(parsed) <= 2  # the changed bodies were parsed, the 24 others were not
