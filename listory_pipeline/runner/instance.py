@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 from listory_pipeline.settings import Settings
@@ -119,3 +120,18 @@ def ensure_dagster_home(settings: Settings) -> Path:
             config.write_text(upgraded, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def open_and_close_instance(failure: str) -> bool:
+    """Open the instance `DAGSTER_HOME` names and close it again; False, with `failure: <why>` on
+    stderr, when it cannot be opened. Callers do it for what the opening leaves behind (the
+    storage files created, modules imported), and each process using the instance afterwards
+    reports a broken one itself: so this says why and carries on."""
+    from dagster import DagsterInstance
+
+    try:
+        with DagsterInstance.get():
+            return True
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        print(f"{failure} ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return False

@@ -6,7 +6,6 @@ CPU a run: httpx's transport layer, the in-process executor, the compute log man
 import _strptime  # noqa: F401  (datetime.strptime imports it on first use)
 import encodings.idna  # noqa: F401  (the first host name encoded for a request imports it)
 import os
-import sys
 
 import dagster._cli.api  # noqa: F401
 import dagster._core.execution.plan.active  # noqa: F401
@@ -31,6 +30,7 @@ except ImportError:  # pragma: no cover - dagster-postgres is a dependency
 
 import listory_pipeline.runner.worker_io  # noqa: E402,F401
 from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes, remember_alembic_heads  # noqa: E402
+from listory_pipeline.runner.instance import open_and_close_instance  # noqa: E402
 
 apply_dagster_fixes()  # again, now that dagster-postgres is loaded (see dagster_fixes)
 remember_alembic_heads()
@@ -40,16 +40,10 @@ def _open_the_instance_once() -> None:
     """Open and close the instance the server's runs will use, once: opening one imports and
     builds what every later opening reuses (fsspec and its plugins' entry points, the storages'
     config types), ~60 ms of CPU that each forked worker paid again. Nothing stays open: the
-    worker opens its own connections (runner/worker_io.py)."""
-    if not os.environ.get("DAGSTER_HOME"):
-        return
-    from dagster import DagsterInstance
-
-    try:
-        with DagsterInstance.get():
-            pass
-    except Exception as exc:  # noqa: BLE001 - only speed is lost; each run reports a broken instance itself
-        print(f"listory fork server: the instance was not opened ahead ({type(exc).__name__}: {exc})", file=sys.stderr)
+    worker opens its own connections (runner/worker_io.py). A broken instance only loses that
+    speed: each run reports it."""
+    if os.environ.get("DAGSTER_HOME"):
+        open_and_close_instance("listory fork server: the instance was not opened ahead")
 
 
 _open_the_instance_once()

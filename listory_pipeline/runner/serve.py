@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from listory_pipeline.runner.instance import open_and_close_instance
+
 STOP_WAIT_SECONDS = 30.0
 
 
@@ -57,13 +59,7 @@ def _create_the_instance_storage() -> None:
     would create the SQLite files at the same moment, and Dagster's run storage, finding the
     tables another process has just made but not yet stamped, stamps an older migration beside
     the newest: with two versions recorded, every later opening of the instance fails."""
-    from dagster import DagsterInstance
-
-    try:
-        with DagsterInstance.get():
-            pass
-    except Exception as exc:  # noqa: BLE001 - each process then reports the instance's problem itself
-        print(f"listory ui: the Dagster instance could not be opened: {exc}", file=sys.stderr)
+    open_and_close_instance("listory ui: the Dagster instance could not be opened")
 
 
 def _interrupt(_signum, _frame) -> None:
