@@ -23,7 +23,6 @@ import os
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -63,11 +62,6 @@ class InstanceCost:
     @property
     def run_worker_cpu_per_crawl_run(self) -> float:
         return self.run_worker_cpu_seconds / max(self.crawl_runs, 1)
-
-
-def import_dagster_cpu_seconds(times: int = 5) -> float:
-    """Median CPU of `python -c "import dagster"` in a fresh process."""
-    return statistics.median(import_dagster_cpu_samples(times))
 
 
 def import_dagster_cpu_samples(times: int = 5) -> list[float]:

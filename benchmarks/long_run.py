@@ -20,7 +20,7 @@ page in fresh processes, as the webserver serves it: benchmarks/runs_page.py); a
 projection for one user-year; and `core.listens` against the simulator's ground truth (every
 play found exactly once, with retention and the compact landing zone on). Then, unless `--instance-minutes 0`, what a crawl run costs the
 whole instance under `listory ui` (benchmarks/instance_cpu.py) beside the `import dagster`
-yardstick, both measured here.
+yardstick, both measured here (the yardstick five times before the instance and five after).
 
 Not simulated: report builds (their tables are rebuilt in place, so they add no growth per
 day of crawling) and sensor ticks (Dagster's tick retention bounds them; the daemon applies it).
@@ -29,8 +29,8 @@ Usage: uv run python benchmarks/long_run.py [--days 7] [--users 5] [--retention-
                                            [--instance-minutes 30] [--instance-users 20]
 Last line: {"bytes_per_user_day": x, "landing_bytes_per_user_day": x, "dagster_bytes_per_user_day": x,
             "projected_gb_per_user_year": x, "events_per_crawl_run": n, "instance_cpu_seconds_per_crawl_run": x,
-            "dagster_import_cpu_seconds": x, "sensor_tick_slowdown": x, "runs_page_slowdown": x,
-            "runs_page_slowdown_against_blank_instance": x}
+            "dagster_import_cpu_seconds": x, "instance_to_import_dagster": x, "sensor_tick_slowdown": x,
+            "runs_page_slowdown": x, "runs_page_slowdown_against_blank_instance": x}
 """
 
 from __future__ import annotations
@@ -301,10 +301,17 @@ def main() -> int:
     instance_cpu = yardstick = None
     if args.instance_minutes > 0:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from instance_cpu import import_dagster_cpu_seconds, measure_instance
+        from instance_cpu import import_dagster_cpu_samples, measure_instance
 
-        yardstick = import_dagster_cpu_seconds()
+        # as in crawl_run_cost.py: five yardsticks before the instance and five after, the median
+        # of the ten (this machine's `import dagster` moved from ~1.1 to ~0.76 CPU-s between sessions)
+        yardstick_samples = import_dagster_cpu_samples()
         cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
+        yardstick_samples += import_dagster_cpu_samples()
+        yardstick = statistics.median(yardstick_samples)
+        print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s (median of {len(yardstick_samples)}: "
+              f"{statistics.median(yardstick_samples[:5]):.3f} before the instance, {statistics.median(yardstick_samples[5:]):.3f} after)",
+              flush=True)
         print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
         print(json.dumps({"instance": cost.__dict__}), flush=True)
         instance_cpu = cost.cpu_per_crawl_run  # what report runs cost is not charged to crawls (instance_cpu.py)
@@ -316,6 +323,7 @@ def main() -> int:
         "events_per_crawl_run": events_per_run,
         "instance_cpu_seconds_per_crawl_run": None if instance_cpu is None else round(instance_cpu, 3),
         "dagster_import_cpu_seconds": None if yardstick is None else round(yardstick, 3),
+        "instance_to_import_dagster": None if instance_cpu is None else round(instance_cpu / yardstick, 3),
         "sensor_tick_slowdown": round(tick_full / tick_empty, 2),
         "runs_page_slowdown": round(runs_page_full / runs_page_without_history, 2),
         "runs_page_slowdown_against_blank_instance": round(runs_page_beside_blank / runs_page_blank, 2),
