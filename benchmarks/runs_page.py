@@ -42,14 +42,19 @@ query RunsPage($limit: Int!, $cursor: String) {
 """
 
 
-def timed(function, repeats: int) -> float:
-    """Median wall time of `repeats` calls."""
+def wall_times(function, repeats: int) -> list[float]:
+    """Wall time of each of `repeats` calls."""
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
         function()
         samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    return samples
+
+
+def timed(function, repeats: int) -> float:
+    """Median wall time of `repeats` calls."""
+    return statistics.median(wall_times(function, repeats))
 
 
 def runs_page_seconds(listory_home: Path, repeats: int = 40) -> tuple[float, float, int]:
@@ -73,11 +78,7 @@ def runs_page_seconds(listory_home: Path, repeats: int = 40) -> tuple[float, flo
             return len(result.data["runsFeedOrError"]["results"])
 
         shown = query()  # the first answer loads the code location's snapshot
-        samples = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            query()
-            samples.append(time.perf_counter() - started)
+        samples = wall_times(query, repeats)
         return min(samples), statistics.median(samples), shown
 
 

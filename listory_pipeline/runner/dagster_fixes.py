@@ -256,13 +256,16 @@ def _remembering_yes(method):
     return check
 
 
-# Checks whose yes cannot turn into a no while a process runs.
-REMEMBERED_CHECKS = (
-    "_has_instigators_table",
-    "_has_asset_daemon_asset_evaluations_table",
-    "has_secondary_index_table",
-    "has_built_index",
-)
+# Checks whose yes cannot turn into a no while a process runs, by the storage class defining them.
+REMEMBERED_CHECKS = {
+    "SqlScheduleStorage": (
+        "_has_instigators_table",
+        "_has_asset_daemon_asset_evaluations_table",
+        "has_secondary_index_table",
+        "has_built_index",
+    ),
+    "SqlRunStorage": ("has_built_index",),
+}
 
 
 def _get_runs_count(self, filters=None) -> int:
@@ -307,9 +310,9 @@ def apply_dagster_fixes() -> None:
 
     SqlRunStorage.get_runs_count = _get_runs_count
     SqlRunStorage._row_to_run = _row_to_run
-    SqlRunStorage.has_built_index = _remembering_yes(SqlRunStorage.has_built_index)
-    for name in REMEMBERED_CHECKS:
-        setattr(SqlScheduleStorage, name, _remembering_yes(getattr(SqlScheduleStorage, name)))
+    for storage in (SqlScheduleStorage, SqlRunStorage):
+        for name in REMEMBERED_CHECKS[storage.__name__]:
+            setattr(storage, name, _remembering_yes(getattr(storage, name)))
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
     EventMethods._get_event_batch_size = _event_batch_size
     sqlite_modules = [importlib.import_module(name) for name in SQLITE_STORAGE_MODULES]
