@@ -56,10 +56,10 @@ def main() -> int:
     parser.add_argument("--warmup-minutes", type=float, default=3.0)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from instance_cpu import import_dagster_cpu_samples, measure_instance
+    from instance_cpu import import_dagster_cpu_samples, measure_instance_against_yardstick
 
-    # The machine's speed drifts over a long measurement (other tenants): the yardstick is taken
-    # before and after, and the ratios use the median of both sets.
+    # The yardstick is taken before the runs and again after the instance (when it is measured):
+    # the ratios use the median of both sets.
     yardstick_samples = import_dagster_cpu_samples()
     yardstick = statistics.median(yardstick_samples)
     print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s (median of {len(yardstick_samples)})", flush=True)
@@ -154,13 +154,10 @@ def main() -> int:
     if args.instance_minutes > 0:
         print(f"listory ui with {args.instance_users} users: {args.warmup_minutes} min warm-up, "
               f"{args.instance_minutes} min measured ...", flush=True)
-        cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
-        after = import_dagster_cpu_samples()
-        yardstick_samples += after
-        yardstick = statistics.median(yardstick_samples)
-        print(f"yardstick after the instance: {statistics.median(after):.3f} CPU s; "
-              f"median of all {len(yardstick_samples)}: {yardstick:.3f}", flush=True)
-        print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
+        cost, yardstick = measure_instance_against_yardstick(
+            yardstick_samples,
+            users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes,
+        )
         print(
             f"instance: {cost.tree_cpu_seconds:.1f} CPU s over {cost.minutes} min, {cost.crawl_runs} crawl runs "
             f"({cost.failed_crawl_runs} failed), {cost.report_runs} report runs (their workers {cost.report_worker_cpu_seconds:.1f} CPU s; "

@@ -19,10 +19,12 @@ same run: machines here differ 2-3x in speed, so the target is a ratio to it.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -73,6 +75,19 @@ def import_dagster_cpu_samples(times: int = 5) -> list[float]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         samples.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     return samples
+
+
+def measure_instance_against_yardstick(yardstick_before: list[float], **measure_arguments) -> tuple[InstanceCost, float]:
+    """The instance's cost, and the yardstick as the median of the samples taken before it
+    (`yardstick_before`) and five more taken after it: the machine's speed drifts over a long
+    measurement (other tenants; `import dagster` moved from ~1.1 to ~0.76 CPU-s between sessions)."""
+    cost = measure_instance(**measure_arguments)
+    after = import_dagster_cpu_samples()
+    yardstick = statistics.median(yardstick_before + after)
+    print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s (median of {len(yardstick_before) + len(after)}: "
+          f"{statistics.median(yardstick_before):.3f} before the instance, {statistics.median(after):.3f} after)", flush=True)
+    print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
+    return cost, yardstick
 
 
 def _role(pid: int) -> str:

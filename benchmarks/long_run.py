@@ -301,18 +301,13 @@ def main() -> int:
     instance_cpu = yardstick = None
     if args.instance_minutes > 0:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from instance_cpu import import_dagster_cpu_samples, measure_instance
+        from instance_cpu import import_dagster_cpu_samples, measure_instance_against_yardstick
 
-        # as in crawl_run_cost.py: five yardsticks before the instance and five after, the median
-        # of the ten (this machine's `import dagster` moved from ~1.1 to ~0.76 CPU-s between sessions)
-        yardstick_samples = import_dagster_cpu_samples()
-        cost = measure_instance(users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes)
-        yardstick_samples += import_dagster_cpu_samples()
-        yardstick = statistics.median(yardstick_samples)
-        print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s (median of {len(yardstick_samples)}: "
-              f"{statistics.median(yardstick_samples[:5]):.3f} before the instance, {statistics.median(yardstick_samples[5:]):.3f} after)",
-              flush=True)
-        print("instance CPU-s by process: " + json.dumps(cost.cpu_seconds_by_role), flush=True)
+        # five yardsticks before the instance and five after, as in crawl_run_cost.py
+        cost, yardstick = measure_instance_against_yardstick(
+            import_dagster_cpu_samples(),
+            users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes,
+        )
         print(json.dumps({"instance": cost.__dict__}), flush=True)
         instance_cpu = cost.cpu_per_crawl_run  # what report runs cost is not charged to crawls (instance_cpu.py)
     print(json.dumps({
