@@ -82,6 +82,10 @@ def measure_instance_against_yardstick(yardstick_before: list[float], **measure_
     (`yardstick_before`) and five more taken after it: the machine's speed drifts over a long
     measurement (other tenants; `import dagster` moved from ~1.1 to ~0.76 CPU-s between sessions)."""
     cost = measure_instance(**measure_arguments)
+    if cost.crawl_runs == 0:
+        # a cost per crawl run of no crawl run would be the idle instance's cost, passed off as one run's
+        raise SystemExit(f"no crawl run finished in the {cost.minutes} measured minutes with {cost.users} users "
+                         "(the instance idled at " + json.dumps(cost.cpu_seconds_by_role) + " CPU-s): measure longer or with more users")
     after = import_dagster_cpu_samples()
     yardstick = statistics.median(yardstick_before + after)
     print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s (median of {len(yardstick_before) + len(after)}: "
