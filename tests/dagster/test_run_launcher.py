@@ -20,7 +20,7 @@ from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 from listory_pipeline.definitions import defs
 from listory_pipeline.reports.project import DBT_PROJECT_DIR
 from listory_pipeline.runner.instance import ensure_dagster_home
-from listory_pipeline.defs.crawl.sensors import users_in_flight
+from listory_pipeline.defs.in_flight import users_in_flight
 from listory_pipeline.runner.launcher import (
     CPU_TAG, CRAWL_PRELOAD, PID_TAG, WORKER_TAG, ForkserverRunLauncher, preload_for, worker_alive, worker_identity,
 )
@@ -104,7 +104,7 @@ def test_a_run_whose_worker_was_killed_is_failed_by_run_monitoring_and_its_user_
             assert instance.run_launcher.check_run_worker_health(started).status == WorkerStatus.RUNNING
             monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
             assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
-            assert users_in_flight(instance) == {user_id}
+            assert users_in_flight(instance, {"crawl_user_job"}) == {user_id}
 
             os.kill(int(started.tags[PID_TAG]), signal.SIGKILL)
             _wait(instance, run.run_id, timeout=10, until=lambda r: not worker_alive(r.tags[WORKER_TAG]))
@@ -112,7 +112,7 @@ def test_a_run_whose_worker_was_killed_is_failed_by_run_monitoring_and_its_user_
             assert instance.run_launcher.check_run_worker_health(started).status == WorkerStatus.NOT_FOUND
             monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
             assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
-            assert users_in_flight(instance) == set()
+            assert users_in_flight(instance, {"crawl_user_job"}) == set()
             assert not instance.run_launcher.terminate(run.run_id)  # its pid is nobody's to signal now
     finally:
         holder.close()

@@ -7,7 +7,6 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
@@ -20,17 +19,11 @@ from listory_pipeline import runtime
 from listory_pipeline.crawl import scheduling
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
 from listory_pipeline.defs.events import EVENT_PAGE, materializations_after
+from listory_pipeline.defs.in_flight import PARTITION_TAG, users_in_flight
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource
 
 LANDING_KEY = AssetKey(["landing", "recently_played"])
-PARTITION_TAG = "dagster/partition"
-IN_FLIGHT = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
 
 
 def learn_from_event_log(instance: DagsterInstance, cursor: scheduling.SchedulerCursor) -> None:
@@ -54,18 +47,13 @@ def learn_from_event_log(instance: DagsterInstance, cursor: scheduling.Scheduler
         cursor.failure_cursor = result.cursor
         run_ids = [record.run_id for record in result.records]
         if run_ids:
-            for run in instance.get_runs(RunsFilter(run_ids=run_ids, job_name=crawl_user_job.name)):
+            # by id alone: with the job name too, SQLite reads every kept run of the job (defs/in_flight.py)
+            for run in instance.get_runs(RunsFilter(run_ids=run_ids)):
                 user_id = run.tags.get(PARTITION_TAG)
-                if user_id:
+                if user_id and run.job_name == crawl_user_job.name:
                     scheduling.record_failure(cursor, user_id)
         if not result.has_more:
             break
-
-
-def users_in_flight(instance: DagsterInstance, job_names: tuple[str, ...] = (crawl_user_job.name,)) -> set[str]:
-    """Users with a run of these jobs queued or running: they get no second one."""
-    runs = [run for name in job_names for run in instance.get_runs(RunsFilter(job_name=name, statuses=IN_FLIGHT))]
-    return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
 
 
 def app_pauses(settings, users, pauses) -> tuple[dict[str, float], dict[str, str]]:
@@ -122,7 +110,7 @@ def adaptive_crawl_sensor(context: SensorEvaluationContext, registry: RegistryRe
         now,
         policy=policy,
         partitions=set(existing),
-        in_flight=users_in_flight(context.instance),
+        in_flight=users_in_flight(context.instance, {crawl_user_job.name}),
         paused_apps=paused_apps,
         app_of_user=app_of_user,
     )

@@ -14,7 +14,8 @@ from dagster import (
 )
 
 from listory_pipeline import runtime
-from listory_pipeline.defs.crawl.sensors import app_pauses, users_in_flight
+from listory_pipeline.defs.crawl.sensors import app_pauses
+from listory_pipeline.defs.in_flight import users_in_flight
 from listory_pipeline.defs.events import materializations_after
 from listory_pipeline.defs.history.assets import IMPORTED_CATALOG_KEY
 from listory_pipeline.defs.history.jobs import import_history_job, resolve_imported_tracks_job
@@ -88,7 +89,7 @@ def track_resolution_sensor(context: SensorEvaluationContext, registry: Registry
     requests = scheduling.resolution_requests(
         states,
         time.time(),
-        in_flight=users_in_flight(context.instance, (resolve_imported_tracks_job.name, import_history_job.name)),
+        in_flight=users_in_flight(context.instance, {resolve_imported_tracks_job.name, import_history_job.name}),
         paused_apps=paused_apps,
         app_of_user=app_of_user,
         active_users={user.user_id for user in users if user.status == "active"},

@@ -9,13 +9,13 @@ from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     sensor,
 )
 
 from listory_pipeline.defs.events import materializations_after
+from listory_pipeline.defs.in_flight import runs_in_flight
 
 # The crawl location's resolution asset (defs/history/assets.py): named here, not imported, so
 # this location loads nothing of the crawl's.
@@ -66,6 +66,6 @@ def history_reports_sensor(context: SensorEvaluationContext) -> SensorResult:
     if not wanted:
         return SensorResult(cursor=cursor, skip_reason="no history import since the last rebuild")
     # A build still waiting to start will read the new rows anyway: one is enough.
-    if context.instance.get_runs(RunsFilter(job_name=BUILD_REPORTS_JOB, statuses=WAITING), limit=1):
+    if runs_in_flight(context.instance, {BUILD_REPORTS_JOB}, WAITING):
         return SensorResult(cursor=cursor, skip_reason="a report build is already queued")
     return SensorResult(run_requests=[RunRequest(run_key=f"history-reports:{wanted[-1]}")], cursor=cursor)
