@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 IN_FLIGHT = (
     DagsterRunStatus.QUEUED,
@@ -20,7 +21,6 @@ IN_FLIGHT = (
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
 )
-PARTITION_TAG = "dagster/partition"
 
 
 def runs_in_flight(
@@ -32,4 +32,4 @@ def runs_in_flight(
 
 def users_in_flight(instance: DagsterInstance, job_names: Collection[str]) -> set[str]:
     """Users with a run of these jobs queued or running: they get no second one."""
-    return {run.tags[PARTITION_TAG] for run in runs_in_flight(instance, job_names) if PARTITION_TAG in run.tags}
+    return {run.tags[PARTITION_NAME_TAG] for run in runs_in_flight(instance, job_names) if PARTITION_NAME_TAG in run.tags}

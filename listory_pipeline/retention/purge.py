@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dagster import AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from listory_pipeline.retention.policy import PURGED_JOBS, RetentionPolicy
 
 FINISHED_OK = [DagsterRunStatus.SUCCESS]
 FINISHED_BADLY = [DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
-PARTITION_TAG = "dagster/partition"
 RUN_PAGE = 500
 
 
@@ -52,7 +52,7 @@ def protected_run_ids(instance: DagsterInstance) -> set[str]:
     for job_name in PURGED_JOBS:
         for record in _records(instance, RunsFilter(job_name=job_name, statuses=FINISHED_OK)):
             run = record.dagster_run
-            newest.setdefault((job_name, run.tags.get(PARTITION_TAG, "")), run.run_id)  # newest first
+            newest.setdefault((job_name, run.tags.get(PARTITION_NAME_TAG, "")), run.run_id)  # newest first
     protected.update(newest.values())
     return protected
 

@@ -14,12 +14,13 @@ from dagster import (
     SensorResult,
     sensor,
 )
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from listory_pipeline import runtime
 from listory_pipeline.crawl import scheduling
 from listory_pipeline.defs.crawl.jobs import crawl_user_job
 from listory_pipeline.defs.events import EVENT_PAGE, materializations_after
-from listory_pipeline.defs.in_flight import PARTITION_TAG, users_in_flight
+from listory_pipeline.defs.in_flight import users_in_flight
 from listory_pipeline.defs.partitions import spotify_users
 from listory_pipeline.defs.resources import RegistryResource
 
@@ -49,7 +50,7 @@ def learn_from_event_log(instance: DagsterInstance, cursor: scheduling.Scheduler
         if run_ids:
             # by id alone: with the job name too, SQLite reads every kept run of the job (defs/in_flight.py)
             for run in instance.get_runs(RunsFilter(run_ids=run_ids)):
-                user_id = run.tags.get(PARTITION_TAG)
+                user_id = run.tags.get(PARTITION_NAME_TAG)
                 if user_id and run.job_name == crawl_user_job.name:
                     scheduling.record_failure(cursor, user_id)
         if not result.has_more:
