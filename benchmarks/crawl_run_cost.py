@@ -23,7 +23,12 @@ included, is shown apart; see instance_cpu.py), beside the run workers' own shar
 the yardstick, `python -c "import dagster"` in a fresh process, measured in the same run (five
 times before the instance and five after it; the ratios use the median of the ten).
 
+With `--dagster-storage postgres` the instance is production's: deploy/dagster-postgres.yaml
+on a private PostgreSQL cluster started by the benchmark, whose server processes' CPU is
+counted as the instance's, and the server sessions opened per crawl run are printed.
+
 Usage: uv run python benchmarks/crawl_run_cost.py [--runs N] [--instance-minutes 30] [--instance-users 20]
+                                                  [--dagster-storage sqlite|postgres]
 Last line: {"cpu_seconds_per_run": x, "wall_seconds_per_run": x, "sustainable_active_users": n,
             "instance_cpu_seconds_per_crawl_run": x, "instance_run_worker_cpu_seconds_per_crawl_run": x,
             "dagster_import_cpu_seconds": x, "instance_to_import_dagster": x, ...}
@@ -54,6 +59,11 @@ def main() -> int:
     parser.add_argument("--instance-minutes", type=float, default=30.0, help="0 skips the instance measurement")
     parser.add_argument("--instance-users", type=int, default=20)
     parser.add_argument("--warmup-minutes", type=float, default=3.0)
+    parser.add_argument(
+        "--dagster-storage", choices=["sqlite", "postgres"], default="sqlite",
+        help="the instance's storage: the embedded SQLite, or production's PostgreSQL (deploy/dagster-postgres.yaml) "
+             "on a private cluster started here, its server's CPU counted as the instance's",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from instance_cpu import import_dagster_cpu_samples, measure_instance_against_yardstick
@@ -157,6 +167,7 @@ def main() -> int:
         cost, yardstick = measure_instance_against_yardstick(
             yardstick_samples,
             users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes,
+            dagster_storage=args.dagster_storage,
         )
         print(
             f"instance: {cost.tree_cpu_seconds:.1f} CPU s over {cost.minutes} min, {cost.crawl_runs} crawl runs "
@@ -177,6 +188,9 @@ def main() -> int:
             "instance_crawl_runs": cost.crawl_runs,
             "instance_minutes": cost.minutes,
             "instance_users": cost.users,
+            "instance_dagster_storage": cost.dagster_storage,
+            "instance_postgres_sessions_per_crawl_run": (
+                None if cost.postgres_sessions is None else round(cost.postgres_sessions / max(cost.crawl_runs, 1), 1)),
             "sustainable_active_users_by_instance": int((cores / 2) * 60 // cost.cpu_per_crawl_run) if cost.crawl_runs else 0,
         })
     print(json.dumps(result))

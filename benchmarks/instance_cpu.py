@@ -18,10 +18,12 @@ same run: machines here differ 2-3x in speed, so the target is a ratio to it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
+REPOSITORY = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -47,6 +50,8 @@ class InstanceCost:
     run_worker_cpu_seconds: float
     processes_seen: int
     cpu_seconds_by_role: dict[str, float]
+    dagster_storage: str = "sqlite"
+    postgres_sessions: int | None = None  # server sessions opened in the window (PostgreSQL only)
 
     @property
     def reports_cpu_seconds(self) -> float:
@@ -108,8 +113,11 @@ def _role(pid: int) -> str:
 
 
 REPORTS_ROLE = "reports fork server and report runs"
+POSTGRES_ROLE = "PostgreSQL server (Dagster's storage)"
 # First match wins: a run worker is forked from its fork server and shows the server's command line.
 ROLES = (
+    ("/bin/postgres ", POSTGRES_ROLE),  # the postmaster; its backends (below) are "postgres: <user> <db> ..."
+    ("postgres: ", POSTGRES_ROLE),
     ("listory_pipeline.runner.preload_reports", REPORTS_ROLE),
     ("multiprocessing.forkserver", "crawl fork server and crawl runs"),
     ("listory_pipeline.runner.webserver", "webserver"),
@@ -222,8 +230,32 @@ def _finished_runs(dagster_home: Path) -> dict[str, object]:
     }
 
 
-def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed: int = 11) -> InstanceCost:
-    """Run `listory ui` with `users` simulated users for warm-up + `minutes`; the CPU of the window."""
+def _postgres_sessions(server) -> int:
+    """Sessions the server has started in Dagster's database: each is a backend process forked for a connection."""
+    import psycopg2
+
+    connection = psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname=server.database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("select sessions from pg_stat_database where datname = current_database()")
+            return int(cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed: int = 11,
+                     dagster_storage: str = "sqlite") -> InstanceCost:
+    """Run `listory ui` with `users` simulated users for warm-up + `minutes`; the CPU of the window.
+
+    With `dagster_storage="postgres"` the instance is production's (deploy/dagster-postgres.yaml)
+    on a private PostgreSQL cluster started here, after this process became the subreaper: the
+    server's processes are then descendants too, and what they spend is counted as the instance's."""
+    with contextlib.ExitStack() as stack:
+        return _measure_instance(stack, users, minutes, warmup_minutes, seed, dagster_storage)
+
+
+def _measure_instance(stack: contextlib.ExitStack, users: int, minutes: float, warmup_minutes: float, seed: int,
+                      dagster_storage: str) -> InstanceCost:
     import tempfile
 
     from listory_pipeline import runtime
@@ -234,6 +266,17 @@ def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed:
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
     home = Path(tempfile.mkdtemp(prefix="listory-instance-cpu-"))
+    postgres = None
+    if dagster_storage == "postgres":
+        sys.path.insert(0, str(REPOSITORY))
+        from tests.dagster.postgres_server import running_postgres
+
+        postgres = stack.enter_context(running_postgres(home / "postgres"))
+        (home / "dagster").mkdir()
+        shutil.copy(REPOSITORY / "deploy" / "dagster-postgres.yaml", home / "dagster" / "dagster.yaml")
+        for name, value in (("USERNAME", postgres.user), ("PASSWORD", ""), ("HOST", postgres.host),
+                            ("PORT", str(postgres.port)), ("DB", postgres.database)):
+            os.environ[f"DAGSTER_PG_{name}"] = value  # this process reads the runs too
     simulator = Simulator(SimulatorConfig(seed=seed, n_users=users))
     with SimulatorServer(simulator) as server:
         env = {key: value for key, value in os.environ.items() if key not in {"DAGSTER_HOME", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"}}
@@ -251,12 +294,14 @@ def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed:
                 raise SystemExit(f"listory ui ended during warm-up (see {home / 'ui.log'})")
             sample_start = _tree_cpu()
             runs_start = _finished_runs(home / "dagster")
+            sessions_start = _postgres_sessions(postgres) if postgres else None
             seen = 0
             deadline = time.monotonic() + minutes * 60
             while time.monotonic() < deadline:
                 time.sleep(min(30.0, max(0.0, deadline - time.monotonic())))
                 seen = max(seen, len(_tree_cpu().live))
             sample_end = _tree_cpu()
+            sessions_end = _postgres_sessions(postgres) if postgres else None
             runs_end = _finished_runs(home / "dagster")
         finally:
             ui.send_signal(signal.SIGTERM)
@@ -279,4 +324,6 @@ def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed:
         report_worker_cpu_seconds=sum(runs_end["cpu"][run_id] for run_id in window_reports),
         run_worker_cpu_seconds=sum(runs_end["cpu"][run_id] for run_id in window_crawls),
         processes_seen=seen,
+        dagster_storage=dagster_storage,
+        postgres_sessions=None if postgres is None else sessions_end - sessions_start,
     )

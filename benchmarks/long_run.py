@@ -25,8 +25,15 @@ yardstick, both measured here (the yardstick five times before the instance and 
 Not simulated: report builds (their tables are rebuilt in place, so they add no growth per
 day of crawling) and sensor ticks (Dagster's tick retention bounds them; the daemon applies it).
 
+With `--dagster-storage postgres`, Dagster's history is kept on a private PostgreSQL cluster
+started here (the Debian package's binaries, as the tests use them) with the shipped
+deploy/dagster-postgres.yaml, as in production: what is measured then is its disk (the
+database's size plus DAGSTER_HOME's files); the tick, runs-page and instance figures are
+embedded-instance measurements, skipped (null).
+
 Usage: uv run python benchmarks/long_run.py [--days 7] [--users 5] [--retention-days 2]
                                            [--instance-minutes 30] [--instance-users 20]
+                                           [--dagster-storage sqlite|postgres]
 Last line: {"bytes_per_user_day": x, "landing_bytes_per_user_day": x, "dagster_bytes_per_user_day": x,
             "projected_gb_per_user_year": x, "events_per_crawl_run": n, "instance_cpu_seconds_per_crawl_run": x,
             "dagster_import_cpu_seconds": x, "instance_to_import_dagster": x, "sensor_tick_slowdown": x,
@@ -36,8 +43,10 @@ Last line: {"bytes_per_user_day": x, "landing_bytes_per_user_day": x, "dagster_b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -49,6 +58,7 @@ from pathlib import Path
 import time_machine
 from runs_page import RUNS_PAGE_SIZE, interleaved_medians, timed
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 PRODUCTION_RETENTION_DAYS = 14
 RETENTION_AT = timedelta(hours=3, minutes=17)  # dagster_retention_schedule's time of day
 TIMED_REPEATS = 15
@@ -88,11 +98,79 @@ def dagster_rows(dagster_home: Path) -> dict[str, int]:
     }
 
 
+class SqliteHistory:
+    """Dagster's history in the embedded instance: SQLite files under DAGSTER_HOME."""
+
+    storage = "sqlite"
+
+    def __init__(self, dagster_home: Path) -> None:
+        self.dagster_home = dagster_home
+
+    def bytes(self) -> int:
+        return folder_bytes(self.dagster_home)
+
+    def rows(self) -> dict[str, int]:
+        return dagster_rows(self.dagster_home)
+
+
+class PostgresHistory:
+    """Dagster's history on PostgreSQL, as deploy/dagster-postgres.yaml sets production up.
+
+    Its bytes are the database's size on disk plus what stays under DAGSTER_HOME (compute
+    logs). PostgreSQL keeps the space a purge's deletes free for its next rows (autovacuum
+    marks it reusable) instead of giving it back to the file system, so the size going flat,
+    not shrinking, is what a bounded history looks like here."""
+
+    storage = "postgres"
+
+    def __init__(self, dagster_home: Path, server) -> None:
+        self.dagster_home = dagster_home
+        self.server = server
+
+    def _scalar(self, statement: str) -> int:
+        import psycopg2
+
+        connection = psycopg2.connect(host=self.server.host, port=self.server.port, user=self.server.user,
+                                      dbname=self.server.database)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+                return int(cursor.fetchone()[0])
+        finally:
+            connection.close()
+
+    def database_bytes(self) -> int:
+        return self._scalar("select pg_database_size(current_database())")
+
+    def bytes(self) -> int:
+        return self.database_bytes() + folder_bytes(self.dagster_home)
+
+    def rows(self) -> dict[str, int]:
+        return {
+            "runs": self._scalar("select count(*) from runs"),
+            "event_rows": self._scalar("select count(*) from event_logs"),
+            "ticks": self._scalar("select count(*) from job_ticks"),
+            "database_bytes": self.database_bytes(),
+            "files": file_count(self.dagster_home),
+        }
+
+
+def postgres_dagster_home(dagster_home: Path, server) -> None:
+    """Set DAGSTER_HOME up as the README's production section tells an operator to: the shipped
+    deploy/dagster-postgres.yaml, its DAGSTER_PG_* variables pointing at `server`."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPOSITORY / "deploy" / "dagster-postgres.yaml", dagster_home / "dagster.yaml")
+    for name, value in (("USERNAME", server.user), ("PASSWORD", ""), ("HOST", server.host),
+                        ("PORT", str(server.port)), ("DB", server.database)):
+        os.environ[f"DAGSTER_PG_{name}"] = value
+
+
 class Footprint:
     """Bytes of the three stores of one LISTORY_HOME."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, history: SqliteHistory | PostgresHistory) -> None:
         self.home = home
+        self.history = history
 
     def measure(self) -> dict[str, int]:
         warehouse = sum(
@@ -102,7 +180,7 @@ class Footprint:
         return {
             "landing": folder_bytes(self.home / "landing"),
             "warehouse": warehouse,
-            "dagster": folder_bytes(self.home / "dagster"),
+            "dagster": self.history.bytes(),
         }
 
 
@@ -143,10 +221,19 @@ def main() -> int:
     parser.add_argument("--instance-minutes", type=float, default=30.0, help="0 skips the whole-instance measurement")
     parser.add_argument("--instance-users", type=int, default=20)
     parser.add_argument("--warmup-minutes", type=float, default=3.0)
+    parser.add_argument(
+        "--dagster-storage", choices=["sqlite", "postgres"], default="sqlite",
+        help="postgres: Dagster's history on a private PostgreSQL cluster, as in production (its disk only: the "
+             "timings and the instance measurement are taken on the embedded instance, and skipped)",
+    )
     args = parser.parse_args()
     if args.days <= args.retention_days:
         parser.error("--days must exceed --retention-days, or the history never reaches its steady state")
+    with contextlib.ExitStack() as stack:
+        return run(args, stack)
 
+
+def run(args, stack: contextlib.ExitStack) -> int:
     root = Path(tempfile.mkdtemp(prefix="listory-long-run-"))
     home, empty_home = root / "home", root / "empty"
     os.environ.pop("SPOTIFY_CLIENT_ID", None)
@@ -155,6 +242,16 @@ def main() -> int:
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
     log_path = root / "runs.log"
     print(f"home: {home} (run logs in {log_path})", flush=True)
+    if args.dagster_storage == "postgres":
+        sys.path.insert(0, str(REPOSITORY))
+        from tests.dagster.postgres_server import running_postgres
+
+        postgres = stack.enter_context(running_postgres(root / "postgres"))
+        postgres_dagster_home(home / "dagster", postgres)
+        history = PostgresHistory(home / "dagster", postgres)
+        print(f"Dagster storage: PostgreSQL on {postgres.host}:{postgres.port} (deploy/dagster-postgres.yaml)", flush=True)
+    else:
+        history = SqliteHistory(home / "dagster")
 
     real_start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     start = real_start - timedelta(days=args.days + 1)  # the travelled clock stays behind the real one
@@ -168,6 +265,7 @@ def main() -> int:
     from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
     from listory_pipeline.defs.resources import RegistryResource
     from listory_pipeline.runner.instance import ensure_dagster_home
+    from listory_pipeline.runner.dagster_fixes import hold_postgres_connections
     from listory_pipeline.settings import load_settings
     from listory_pipeline.spotify.simulator import Simulator, SimulatorConfig, SimulatorServer
 
@@ -177,7 +275,7 @@ def main() -> int:
     retention_config = {
         "ops": {"purge_old_dagster_runs": {"config": {"success_days": args.retention_days, "failure_days": 2 * args.retention_days}}}
     }
-    footprint = Footprint(home)
+    footprint = Footprint(home, history)
     daily: list[dict] = []
     tick_seconds: list[float] = []
     crawl_runs = failed_runs = 0
@@ -189,6 +287,9 @@ def main() -> int:
         settings = load_settings()
         ensure_dagster_home(settings)
         instance = DagsterInstance.from_config(str(home / "dagster"))
+        # This process is the crawl runs' worker: it keeps its PostgreSQL connections as a forked run
+        # worker does (nothing changes on SQLite, whose connections the sensor tick's timing includes).
+        hold_postgres_connections(instance)
         registry = runtime.user_registry(settings)
         user_ids = []
         for user in simulator.users():
@@ -220,9 +321,9 @@ def main() -> int:
                     crawl_runs += 1
                     failed_runs += 0 if run.success else 1
                 if now >= next_retention:
-                    before = {**dagster_rows(home / "dagster"), "bytes": footprint.measure()["dagster"]}
+                    before = {**history.rows(), "bytes": footprint.measure()["dagster"]}
                     purge = retention_job.execute_in_process(instance=instance, run_config=retention_config, raise_on_error=False)
-                    after = {**dagster_rows(home / "dagster"), "bytes": footprint.measure()["dagster"]}
+                    after = {**history.rows(), "bytes": footprint.measure()["dagster"]}
                     retention_outcomes.append({"at": now.isoformat(), "success": purge.success, "before": before, "after": after})
                     before_last_purge, after_last_purge = before, after
                     next_retention += timedelta(days=1)
@@ -240,31 +341,11 @@ def main() -> int:
         exactness = plays_against_ground_truth(settings, simulator, user_ids)
         traveller.stop()
 
-        # The same sensor tick and runs page, against this history and against an empty instance.
-        empty_settings = load_settings({"LISTORY_HOME": str(empty_home), "LISTORY_SIMULATOR_URL": server.base_url})
-        os.environ["DAGSTER_HOME"] = str(empty_home / "dagster")
-        ensure_dagster_home(empty_settings)
-        empty_registry = runtime.user_registry(empty_settings)
-        for user in simulator.users():
-            empty_registry.register(user.user_id, simulator.refresh_token_for(user.user_id), timezone_name=user.timezone)
-        empty_instance = DagsterInstance.from_config(str(empty_home / "dagster"))
-        empty_instance.add_dynamic_partitions("spotify_users", user_ids)
-        tick_full = timed(lambda: adaptive_crawl_sensor(
-            build_sensor_context(instance=instance, cursor=final_cursor, resources=resources)), TIMED_REPEATS)
-        tick_empty = timed(lambda: adaptive_crawl_sensor(build_sensor_context(
-            instance=empty_instance, cursor=final_cursor, resources={"registry": RegistryResource(listory_home=str(empty_home))})), TIMED_REPEATS)
-        # each page in a fresh process, as the webserver serves it (see runs_page.py)
-        runs_page_beside_blank, runs_page_blank = interleaved_medians([home, empty_home])
-        # A blank page draws no run at all: against it the history would be charged with drawing
-        # 26 rows. The instance without history gets one page of crawl runs, so the same page is
-        # timed with and without the history behind it (the headline); the blank figure is kept.
-        os.environ["LISTORY_HOME"] = str(empty_home)
-        for index in range(RUNS_PAGE_SIZE):
-            crawl_job.execute_in_process(instance=empty_instance, partition_key=user_ids[index % len(user_ids)],
-                                         raise_on_error=False)
-        runs_page_full, runs_page_without_history = interleaved_medians([home, empty_home])
-        os.environ["LISTORY_HOME"] = str(home)
-        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+        timings = None
+        if history.storage == "sqlite":  # both instances embedded, as the runs page is timed against one
+            timings = timings_against_an_empty_instance(
+                instance, crawl_job, simulator, server.base_url, user_ids, final_cursor, resources, home, empty_home
+            )
 
     users = args.users
     # the first day includes the catalog's first fill (a run shorter than two days counts from its start)
@@ -290,16 +371,18 @@ def main() -> int:
         "dagster_bytes_after_each_purge": dagster_after_purges,
         "dagster_before_last_purge": before_last_purge,
         "dagster_after_last_purge": after_last_purge,
-        "sensor_tick_seconds": {"history": round(tick_full, 4), "empty": round(tick_empty, 4),
-                                "median_during_run": round(statistics.median(tick_seconds), 4)},
-        "runs_page_seconds": {"history": round(runs_page_full, 4), "without_history": round(runs_page_without_history, 4),
-                              "blank_instance": round(runs_page_blank, 4), "history_beside_blank": round(runs_page_beside_blank, 4)},
+        "dagster_storage": history.storage,
+        "sensor_tick_seconds": {"median_during_run": round(statistics.median(tick_seconds), 4), **({} if timings is None else {
+            "history": round(timings["tick_full"], 4), "empty": round(timings["tick_empty"], 4)})},
+        "runs_page_seconds": None if timings is None else {
+            "history": round(timings["runs_page_full"], 4), "without_history": round(timings["runs_page_without_history"], 4),
+            "blank_instance": round(timings["runs_page_blank"], 4), "history_beside_blank": round(timings["runs_page_beside_blank"], 4)},
         "projection": f"365 x (landing + warehouse per user-day) + {PRODUCTION_RETENTION_DAYS + 1} x Dagster per user-day kept",
     }
     print(json.dumps(details), flush=True)
 
     instance_cpu = yardstick = None
-    if args.instance_minutes > 0:
+    if args.instance_minutes > 0 and history.storage == "sqlite":
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from instance_cpu import import_dagster_cpu_samples, measure_instance_against_yardstick
 
@@ -319,11 +402,57 @@ def main() -> int:
         "instance_cpu_seconds_per_crawl_run": None if instance_cpu is None else round(instance_cpu, 3),
         "dagster_import_cpu_seconds": None if yardstick is None else round(yardstick, 3),
         "instance_to_import_dagster": None if instance_cpu is None else round(instance_cpu / yardstick, 3),
-        "sensor_tick_slowdown": round(tick_full / tick_empty, 2),
-        "runs_page_slowdown": round(runs_page_full / runs_page_without_history, 2),
-        "runs_page_slowdown_against_blank_instance": round(runs_page_beside_blank / runs_page_blank, 2),
+        "sensor_tick_slowdown": ratio(timings, "tick_full", "tick_empty"),
+        "runs_page_slowdown": ratio(timings, "runs_page_full", "runs_page_without_history"),
+        "runs_page_slowdown_against_blank_instance": ratio(timings, "runs_page_beside_blank", "runs_page_blank"),
     }))
     return 0
+
+
+def ratio(timings: dict[str, float] | None, numerator: str, denominator: str) -> float | None:
+    return None if timings is None else round(timings[numerator] / timings[denominator], 2)
+
+
+def timings_against_an_empty_instance(instance, crawl_job, simulator, simulator_url, user_ids, final_cursor, resources,
+                                      home: Path, empty_home: Path) -> dict[str, float]:
+    """The same sensor tick and runs page, against this history and against an empty instance (seconds)."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    from listory_pipeline import runtime
+    from listory_pipeline.defs.crawl.sensors import adaptive_crawl_sensor
+    from listory_pipeline.defs.resources import RegistryResource
+    from listory_pipeline.runner.instance import ensure_dagster_home
+    from listory_pipeline.settings import load_settings
+
+    empty_settings = load_settings({"LISTORY_HOME": str(empty_home), "LISTORY_SIMULATOR_URL": simulator_url})
+    os.environ["DAGSTER_HOME"] = str(empty_home / "dagster")
+    ensure_dagster_home(empty_settings)
+    empty_registry = runtime.user_registry(empty_settings)
+    for user in simulator.users():
+        empty_registry.register(user.user_id, simulator.refresh_token_for(user.user_id), timezone_name=user.timezone)
+    empty_instance = DagsterInstance.from_config(str(empty_home / "dagster"))
+    empty_instance.add_dynamic_partitions("spotify_users", user_ids)
+    tick_full = timed(lambda: adaptive_crawl_sensor(
+        build_sensor_context(instance=instance, cursor=final_cursor, resources=resources)), TIMED_REPEATS)
+    tick_empty = timed(lambda: adaptive_crawl_sensor(build_sensor_context(
+        instance=empty_instance, cursor=final_cursor, resources={"registry": RegistryResource(listory_home=str(empty_home))})), TIMED_REPEATS)
+    # each page in a fresh process, as the webserver serves it (see runs_page.py)
+    runs_page_beside_blank, runs_page_blank = interleaved_medians([home, empty_home])
+    # A blank page draws no run at all: against it the history would be charged with drawing
+    # 26 rows. The instance without history gets one page of crawl runs, so the same page is
+    # timed with and without the history behind it (the headline); the blank figure is kept.
+    os.environ["LISTORY_HOME"] = str(empty_home)
+    for index in range(RUNS_PAGE_SIZE):
+        crawl_job.execute_in_process(instance=empty_instance, partition_key=user_ids[index % len(user_ids)],
+                                     raise_on_error=False)
+    runs_page_full, runs_page_without_history = interleaved_medians([home, empty_home])
+    os.environ["LISTORY_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    return {
+        "tick_full": tick_full, "tick_empty": tick_empty, "runs_page_full": runs_page_full,
+        "runs_page_without_history": runs_page_without_history, "runs_page_blank": runs_page_blank,
+        "runs_page_beside_blank": runs_page_beside_blank,
+    }
 
 
 def events_per_crawl_run(instance) -> float:

@@ -10,12 +10,18 @@ Usage: python -m listory_pipeline.runner.daemon   (DAGSTER_HOME set; `listory ui
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from listory_pipeline.runner.dagster_fixes import apply_dagster_fixes
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 THREAD_CHECK_SECONDS = 5  # as Dagster's own controller loop
 HEARTBEAT_CHECK_SECONDS = 60
@@ -38,8 +44,20 @@ def watch(controller) -> None:
             last_heartbeat_check = now
 
 
-def main() -> int:
+@contextlib.contextmanager
+def daemon_instance() -> Iterator[DagsterInstance]:
+    """The instance of `DAGSTER_HOME` that the daemon's threads share all day (sensor ticks, the run
+    queue, heartbeats): on PostgreSQL its storages keep their connections (dagster_fixes)."""
     from dagster import DagsterInstance
+
+    from listory_pipeline.runner.dagster_fixes import hold_postgres_connections
+
+    with DagsterInstance.get() as instance:
+        hold_postgres_connections(instance)
+        yield instance
+
+
+def main() -> int:
     from dagster._daemon.controller import DEFAULT_DAEMON_HEARTBEAT_TOLERANCE_SECONDS, daemon_controller_from_instance
     from dagster._utils.interrupts import capture_interrupts
 
@@ -51,7 +69,7 @@ def main() -> int:
     share_the_instance_with_sensors()
     tolerance = int(os.environ.get("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE") or DEFAULT_DAEMON_HEARTBEAT_TOLERANCE_SECONDS)
     try:
-        with capture_interrupts(), DagsterInstance.get() as instance:
+        with capture_interrupts(), daemon_instance() as instance:
             with daemon_controller_from_instance(
                 instance,
                 workspace_load_target=in_process_load_target(),

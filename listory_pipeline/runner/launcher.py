@@ -169,12 +169,12 @@ def run_worker(run_id: str, instance_ref, environment: Mapping[str, str]) -> Non
     os.environ.update(environment)
     from dagster._cli.api import _execute_run_command_body
 
-    from listory_pipeline.runner import worker_io
+    from listory_pipeline.runner import dagster_fixes, worker_io
 
     worker_io.prepare_worker_process()
     try:
         with DagsterInstance.from_ref(instance_ref) as instance:
-            worker_io.hold_postgres_connections(instance)
+            dagster_fixes.hold_postgres_connections(instance)
             _execute_run_command_body(run_id, instance, lambda _event: None, set_exit_code_on_failure=False)
             usage = resource.getrusage(resource.RUSAGE_SELF)
             # The worker's own CPU since the fork: what one run costs (shown as a run tag).

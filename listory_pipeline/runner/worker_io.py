@@ -6,10 +6,8 @@ when it closes, so SQLite checkpoints the write-ahead log into the database and 
 every time: connecting, committing and closing were a third of a crawl run's CPU. On
 PostgreSQL each is a new server session (a backend process forked on the server). A run
 worker lives for one run, so it keeps its connections open until the run ends: one per
-SQLite file (see `dagster_fixes.hold_sqlite_connections`), and on PostgreSQL the pooled
-engine Dagster itself uses in the webserver (`optimize_for_webserver`, without its
-statement timeout). Nothing changes for the long-lived processes (daemon, webserver, code
-servers), which keep Dagster's connection-per-use behaviour.
+SQLite file (see `dagster_fixes.hold_sqlite_connections`), and on PostgreSQL one per
+storage (`dagster_fixes.hold_postgres_connections`, as the daemon and the webserver do).
 
 Dagster's local compute log manager also starts two `tail -F` processes and two Python
 watchdogs per run to mirror the captured stdout/stderr onto the worker's own, that is the
@@ -24,9 +22,6 @@ from collections.abc import Iterator
 
 from listory_pipeline.runner import dagster_fixes
 
-POOL_RECYCLE_SECONDS = 3600
-NO_STATEMENT_TIMEOUT = 0  # PostgreSQL: 0 disables it, as for any other run worker
-
 
 def prepare_worker_process() -> None:
     """Before the run's instance is opened: keep SQLite connections, capture output without mirroring it."""
@@ -40,18 +35,6 @@ def prepare_worker_process() -> None:
 def _no_mirror(_path, _stream) -> Iterator[tuple[None, None]]:
     """Dagster's `tail_to_stream` without the tail: what it yields are the pids it started (none)."""
     yield (None, None)
-
-
-def hold_postgres_connections(instance) -> None:
-    """A PostgreSQL instance's storages keep one pooled connection each for the run (SQLite's are held already)."""
-    try:
-        from dagster_postgres.run_storage import PostgresRunStorage
-    except ImportError:  # pragma: no cover - a dependency; without it there is no PostgreSQL instance
-        return
-    if isinstance(instance.run_storage, PostgresRunStorage):
-        instance.optimize_for_webserver(
-            statement_timeout=NO_STATEMENT_TIMEOUT, pool_recycle=POOL_RECYCLE_SECONDS, max_overflow=-1
-        )
 
 
 def release_connections() -> None:

@@ -48,7 +48,7 @@ def _sessions_opened(instance) -> int:
 
 def test_a_forked_crawl_run_opens_a_few_server_sessions_not_one_per_storage_call(production_dagster_home, crawl_env):
     """Dagster opens a connection for every storage call (~130 in a crawl run), each a backend process the
-    server forks; the run worker keeps a pooled one per storage for the run (runner/worker_io.py)."""
+    server forks; the run worker keeps a pooled one per storage for the run (dagster_fixes.hold_postgres_connections)."""
     with DagsterInstance.from_config(str(production_dagster_home)) as instance:
         user_id = crawl_env.user_ids[0]
         instance.add_dynamic_partitions("spotify_users", [user_id])
@@ -65,3 +65,27 @@ def test_a_forked_crawl_run_opens_a_few_server_sessions_not_one_per_storage_call
         # opening the storages (table and revision checks), then one pooled session per storage:
         # 11 here, against 156 with a session per storage call
         assert during < 20, f"{during} sessions for one crawl run"
+
+
+def test_the_daemons_sensor_ticks_reuse_its_server_sessions(production_dagster_home, crawl_env, monkeypatch):
+    """The daemon ticks sensors, reads the run queue and writes heartbeats all day: with a new server session
+    for every storage call, the PostgreSQL server forked a backend process for each (~40 a crawl sensor tick)."""
+    from dagster._daemon.types import DaemonHeartbeat
+
+    from listory_pipeline.runner import daemon
+
+    monkeypatch.setenv("DAGSTER_HOME", str(production_dagster_home))
+    resources = {"registry": RegistryResource(listory_home=str(crawl_env.home))}
+    with daemon.daemon_instance() as instance:
+        instance.add_dynamic_partitions("spotify_users", crawl_env.user_ids)
+        cursor = adaptive_crawl_sensor(build_sensor_context(instance=instance, resources=resources)).cursor
+        before = _sessions_opened(instance)
+        for _ in range(5):
+            tick = adaptive_crawl_sensor(build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+            cursor = tick.cursor
+            instance.get_runs(limit=25)
+            instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "SENSOR", None, None))
+        time.sleep(0.5)  # a session is counted when it ends
+        opened = _sessions_opened(instance) - before
+    # the held sessions end only when the daemon does: none is counted while it runs
+    assert opened <= 2, f"{opened} server sessions for 5 sensor ticks"
