@@ -93,6 +93,7 @@ def dagster_rows(dagster_home: Path) -> dict[str, int]:
         "runs": count(history / "runs.db", "runs"),
         "index_event_rows": count(history / "runs" / "index.db", "event_logs"),
         "run_file_event_rows": shard_events,
+        "check_execution_rows": count(history / "runs" / "index.db", "asset_check_executions"),
         "ticks": count(dagster_home / "schedules" / "schedules.db", "job_ticks"),
         "files": file_count(dagster_home),
     }
@@ -150,6 +151,7 @@ class PostgresHistory:
             "runs": self._scalar("select count(*) from runs"),
             "event_rows": self._scalar("select count(*) from event_logs"),
             "ticks": self._scalar("select count(*) from job_ticks"),
+            "check_execution_rows": self._scalar("select count(*) from asset_check_executions"),
             "database_bytes": self.database_bytes(),
             "files": file_count(self.dagster_home),
         }

@@ -4,7 +4,8 @@ Deletion goes through Dagster's own `DagsterInstance.delete_run` (the run row, i
 the run's shard and the index, the asset event tags), so it works on SQLite and PostgreSQL
 alike. On the embedded SQLite storage each run also has an event-log file of its own
 (`history/runs/<run id>.db`, ~220 KB for a crawl run), which Dagster leaves behind emptied:
-it is removed here, as are the run's captured stdout/stderr.
+it is removed here, as are the run's captured stdout/stderr, and the run's asset check
+executions, which `delete_run` leaves in place (check_executions.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from dagster import AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from listory_pipeline.retention.check_executions import delete_orphaned_check_executions
 from listory_pipeline.retention.policy import PURGED_JOBS, RetentionPolicy
 
 FINISHED_OK = [DagsterRunStatus.SUCCESS]
@@ -32,6 +34,7 @@ class PurgeOutcome:
     kept_protected: int = 0
     shard_files_removed: int = 0
     shard_bytes_removed: int = 0
+    check_executions_removed: int = 0
     seconds: float = 0.0
 
 
@@ -87,6 +90,7 @@ def purge_old_runs(
         outcome.deleted_by_status[status] = outcome.deleted_by_status.get(status, 0) + 1
         if progress is not None and (done % 200 == 0 or done == len(candidates)):
             progress(done, len(candidates))
+    outcome.check_executions_removed = delete_orphaned_check_executions(instance)
     outcome.seconds = time.monotonic() - started
     return outcome
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from listory_pipeline.crawl import scheduling
 from listory_pipeline.definitions import defs
@@ -17,8 +17,10 @@ from listory_pipeline.defs.crawl.sensors import learn_from_event_log
 from listory_pipeline.retention.policy import RetentionPolicy
 from listory_pipeline.retention.purge import purge_old_runs
 from listory_pipeline.runner.instance import EMBEDDED_DAGSTER_YAML
+from listory_pipeline.warehouse.checks import LISTEN_CHECKS
 
 LANDING_KEY = AssetKey(["landing", "recently_played"])
+LISTEN_CHECK_KEYS = [AssetCheckKey(AssetKey(["core", "listens"]), name) for name in LISTEN_CHECKS]
 
 
 def _learned(instance) -> dict:
@@ -52,6 +54,15 @@ def _crawl_history(instance, user_ids) -> dict[str, list[str]]:
     return runs
 
 
+def _runs_with_check_executions(instance) -> set[str]:
+    """The runs the UI's check history of core/listens lists."""
+    return {
+        record.run_id
+        for key in LISTEN_CHECK_KEYS
+        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
+    }
+
+
 def _middle(runs) -> list[str]:
     """The crawls that hold no latest materialization: what the purge deletes."""
     return runs["a"][1:-1] + runs["b"][1:-1]
@@ -61,21 +72,26 @@ def _purge_and_restart(open_instance, crawl_env, policy_now=None):
     with open_instance() as instance:
         runs = _crawl_history(instance, crawl_env.user_ids)
         learned, latest = _learned(instance), _latest_by_partition(instance)
+        assert set(_middle(runs)) <= _runs_with_check_executions(instance)
         now = datetime.now(timezone.utc) + timedelta(days=20)  # successes are past 14 days, the failure is not past 90
         outcome = purge_old_runs(instance, RetentionPolicy(success_days=14, failure_days=90), now)
         assert outcome.deleted_runs == 3 and outcome.deleted_by_status == {"SUCCESS": 3}
+        # Dagster's delete_run leaves a run's check executions behind: the purge deletes them too
+        assert outcome.check_executions_removed == 3 * len(LISTEN_CHECK_KEYS)
         assert outcome.kept_protected == 4  # each user's first and newest crawls hold their latest materializations
         kept = {run.run_id for run in instance.get_runs()}
         assert kept == {runs["a"][0], runs["a"][-1], runs["b"][0], runs["b"][-1], runs["failed"][0]}
         assert all(instance.get_run_by_id(run_id) is None for run_id in _middle(runs))
         landed = instance.fetch_materializations(LANDING_KEY, limit=100).records
         assert {record.run_id for record in landed} == kept - {runs["failed"][0]}  # their events went too
+        assert _runs_with_check_executions(instance) == kept  # the failed run's checks: planned, never run
     with open_instance() as instance:  # a daemon restart: nothing but what the instance stored
         assert _learned(instance) == learned
         assert _latest_by_partition(instance) == latest
         assert purge_old_runs(instance, RetentionPolicy(), now).deleted_runs == 0  # again: nothing more to do
         later = purge_old_runs(instance, RetentionPolicy(), now + timedelta(days=80))
         assert later.deleted_by_status == {"FAILURE": 1}
+        assert later.check_executions_removed == len(LISTEN_CHECK_KEYS)
         assert _learned(instance) == {user: state for user, state in learned.items() if user != "ghost"}
     return runs, outcome
 
@@ -108,6 +124,7 @@ def test_the_retention_job_runs_from_the_crawl_location_and_reports_what_it_did(
         [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
         metadata = {key: value.value for key, value in output.event_specific_data.metadata.items()}
         assert metadata["deleted_runs"] == 3 and metadata["kept_as_latest"] == 4 and metadata["run_files_removed"] == 3
+        assert metadata["check_executions_removed"] == 3 * len(LISTEN_CHECK_KEYS)
         assert metadata["sqlite_bytes_after"] <= metadata["sqlite_bytes_before"]
         left = {run.run_id for run in instance.get_runs()}
         assert left == {runs["a"][0], runs["a"][-1], runs["b"][0], runs["b"][-1], runs["failed"][0], result.run_id}
