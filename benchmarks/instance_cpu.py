@@ -23,7 +23,6 @@ import ctypes
 import json
 import os
 import resource
-import shutil
 import signal
 import socket
 import statistics
@@ -33,8 +32,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from postgres_storage import postgres_dagster_home, scalar, start_postgres
+
 PR_SET_CHILD_SUBREAPER = 36
-REPOSITORY = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -232,15 +232,7 @@ def _finished_runs(dagster_home: Path) -> dict[str, object]:
 
 def _postgres_sessions(server) -> int:
     """Sessions the server has started in Dagster's database: each is a backend process forked for a connection."""
-    import psycopg2
-
-    connection = psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname=server.database)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("select sessions from pg_stat_database where datname = current_database()")
-            return int(cursor.fetchone()[0])
-    finally:
-        connection.close()
+    return scalar(server, "select sessions from pg_stat_database where datname = current_database()")
 
 
 def measure_instance(*, users: int, minutes: float, warmup_minutes: float, seed: int = 11,
@@ -268,15 +260,8 @@ def _measure_instance(stack: contextlib.ExitStack, users: int, minutes: float, w
     home = Path(tempfile.mkdtemp(prefix="listory-instance-cpu-"))
     postgres = None
     if dagster_storage == "postgres":
-        sys.path.insert(0, str(REPOSITORY))
-        from tests.dagster.postgres_server import running_postgres
-
-        postgres = stack.enter_context(running_postgres(home / "postgres"))
-        (home / "dagster").mkdir()
-        shutil.copy(REPOSITORY / "deploy" / "dagster-postgres.yaml", home / "dagster" / "dagster.yaml")
-        for name, value in (("USERNAME", postgres.user), ("PASSWORD", ""), ("HOST", postgres.host),
-                            ("PORT", str(postgres.port)), ("DB", postgres.database)):
-            os.environ[f"DAGSTER_PG_{name}"] = value  # this process reads the runs too
+        postgres = start_postgres(stack, home / "postgres")
+        postgres_dagster_home(home / "dagster", postgres)  # its variables reach `listory ui` and _finished_runs
     simulator = Simulator(SimulatorConfig(seed=seed, n_users=users))
     with SimulatorServer(simulator) as server:
         env = {key: value for key, value in os.environ.items() if key not in {"DAGSTER_HOME", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"}}

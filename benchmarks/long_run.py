@@ -46,7 +46,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -56,9 +55,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import time_machine
+from postgres_storage import postgres_dagster_home, scalar, start_postgres
 from runs_page import RUNS_PAGE_SIZE, interleaved_medians, timed
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 PRODUCTION_RETENTION_DAYS = 14
 RETENTION_AT = timedelta(hours=3, minutes=17)  # dagster_retention_schedule's time of day
 TIMED_REPEATS = 15
@@ -129,16 +128,7 @@ class PostgresHistory:
         self.server = server
 
     def _scalar(self, statement: str) -> int:
-        import psycopg2
-
-        connection = psycopg2.connect(host=self.server.host, port=self.server.port, user=self.server.user,
-                                      dbname=self.server.database)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
-                return int(cursor.fetchone()[0])
-        finally:
-            connection.close()
+        return scalar(self.server, statement)
 
     def database_bytes(self) -> int:
         return self._scalar("select pg_database_size(current_database())")
@@ -155,16 +145,6 @@ class PostgresHistory:
             "database_bytes": self.database_bytes(),
             "files": file_count(self.dagster_home),
         }
-
-
-def postgres_dagster_home(dagster_home: Path, server) -> None:
-    """Set DAGSTER_HOME up as the README's production section tells an operator to: the shipped
-    deploy/dagster-postgres.yaml, its DAGSTER_PG_* variables pointing at `server`."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPOSITORY / "deploy" / "dagster-postgres.yaml", dagster_home / "dagster.yaml")
-    for name, value in (("USERNAME", server.user), ("PASSWORD", ""), ("HOST", server.host),
-                        ("PORT", str(server.port)), ("DB", server.database)):
-        os.environ[f"DAGSTER_PG_{name}"] = value
 
 
 class Footprint:
@@ -245,10 +225,7 @@ def run(args, stack: contextlib.ExitStack) -> int:
     log_path = root / "runs.log"
     print(f"home: {home} (run logs in {log_path})", flush=True)
     if args.dagster_storage == "postgres":
-        sys.path.insert(0, str(REPOSITORY))
-        from tests.dagster.postgres_server import running_postgres
-
-        postgres = stack.enter_context(running_postgres(root / "postgres"))
+        postgres = start_postgres(stack, root / "postgres")
         postgres_dagster_home(home / "dagster", postgres)
         history = PostgresHistory(home / "dagster", postgres)
         print(f"Dagster storage: PostgreSQL on {postgres.host}:{postgres.port} (deploy/dagster-postgres.yaml)", flush=True)
