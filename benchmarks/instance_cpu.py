@@ -260,7 +260,9 @@ def _measure_instance(stack: contextlib.ExitStack, users: int, minutes: float, w
     home = Path(tempfile.mkdtemp(prefix="listory-instance-cpu-"))
     postgres = None
     if dagster_storage == "postgres":
-        postgres = start_postgres(stack, home / "postgres")
+        # beside LISTORY_HOME, not in it: `listory` makes the home private (0700), which would lock
+        # the server's `postgres` account out of its own data directory, and its shutdown with it
+        postgres = start_postgres(stack, Path(tempfile.mkdtemp(prefix="listory-instance-cpu-postgres-")))
         postgres_dagster_home(home / "dagster", postgres)  # its variables reach `listory ui` and _finished_runs
     simulator = Simulator(SimulatorConfig(seed=seed, n_users=users))
     with SimulatorServer(simulator) as server:
