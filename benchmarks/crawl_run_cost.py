@@ -21,7 +21,8 @@ CPU of its whole process tree (webserver, daemon, code servers, fork servers, ru
 workers) divided by the crawl runs it finished (what report runs cost, the reports fork server
 included, is shown apart; see instance_cpu.py), beside the run workers' own share; and
 the yardstick, `python -c "import dagster"` in a fresh process, measured in the same run (five
-times before the instance and five after it; the ratios use the median of the ten).
+times before the instance, every three minutes inside its window and five times after it; the
+ratios use the median of them all).
 
 With `--dagster-storage postgres` the instance is production's: deploy/dagster-postgres.yaml
 on a private PostgreSQL cluster started by the benchmark, whose server processes' CPU is
@@ -68,8 +69,8 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from instance_cpu import import_dagster_cpu_samples, measure_instance_against_yardstick
 
-    # The yardstick is taken before the runs and again after the instance (when it is measured):
-    # the ratios use the median of both sets.
+    # The yardstick is taken before the runs, and inside and after the instance's window (when it
+    # is measured): the ratios use the median of all of them.
     yardstick_samples = import_dagster_cpu_samples()
     yardstick = statistics.median(yardstick_samples)
     print(f"yardstick: python -c 'import dagster' took {yardstick:.3f} CPU s (median of {len(yardstick_samples)})", flush=True)

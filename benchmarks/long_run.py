@@ -20,7 +20,8 @@ page in fresh processes, as the webserver serves it: benchmarks/runs_page.py); a
 projection for one user-year; and `core.listens` against the simulator's ground truth (every
 play found exactly once, with retention and the compact landing zone on). Then, unless `--instance-minutes 0`, what a crawl run costs the
 whole instance under `listory ui` (benchmarks/instance_cpu.py) beside the `import dagster`
-yardstick, both measured here (the yardstick five times before the instance and five after).
+yardstick, both measured here (the yardstick five times before the instance, every three
+minutes inside its window and five times after).
 
 Not simulated: report builds (their tables are rebuilt in place, so they add no growth per
 day of crawling) and sensor ticks (Dagster's tick retention bounds them; the daemon applies it).
@@ -365,7 +366,7 @@ def run(args, stack: contextlib.ExitStack) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from instance_cpu import import_dagster_cpu_samples, measure_instance_against_yardstick
 
-        # five yardsticks before the instance and five after, as in crawl_run_cost.py
+        # five yardsticks before the instance, one every three minutes inside it and five after, as in crawl_run_cost.py
         cost, yardstick = measure_instance_against_yardstick(
             import_dagster_cpu_samples(),
             users=args.instance_users, minutes=args.instance_minutes, warmup_minutes=args.warmup_minutes,
