@@ -4,6 +4,7 @@ What `dagster-daemon run` does (sensors, schedules, the run queue, backfills, ea
 heartbeat), except that sensors are evaluated here instead of over gRPC in a code server
 (runner/workspace.py), and the workspace is not reloaded every minute: a location loaded in
 process cannot change without a restart, so that reload only rebuilt the same snapshots.
+Its idle loops wake less often (runner/idle_wakeups.py).
 
 Usage: python -m listory_pipeline.runner.daemon   (DAGSTER_HOME set; `listory ui` starts it)
 """
@@ -62,14 +63,17 @@ def main() -> int:
     from dagster._utils.interrupts import capture_interrupts
 
     from listory_pipeline.runner.dagster_fixes import SHARED_FILES, hold_sqlite_connections
+    from listory_pipeline.runner.idle_wakeups import purge_ticks_less_often, sleep_interval_daemons_through
     from listory_pipeline.runner.workspace import in_process_load_target, share_the_instance_with_sensors
 
     apply_dagster_fixes()
     hold_sqlite_connections(only=SHARED_FILES)  # read and written all day by this process's threads
     share_the_instance_with_sensors()
+    sleep_interval_daemons_through()
     tolerance = int(os.environ.get("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE") or DEFAULT_DAEMON_HEARTBEAT_TOLERANCE_SECONDS)
     try:
         with capture_interrupts(), daemon_instance() as instance:
+            purge_ticks_less_often(instance)
             with daemon_controller_from_instance(
                 instance,
                 workspace_load_target=in_process_load_target(),

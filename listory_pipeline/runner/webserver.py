@@ -2,7 +2,7 @@
 
 What `dagster-webserver` does, on a workspace whose locations are loaded here rather than
 served by code servers (runner/workspace.py): nothing polls them while nobody looks at
-the UI.
+the UI, and uvicorn's own loop wakes once a second instead of ten times (runner/idle_wakeups.py).
 
 Usage: python -m listory_pipeline.runner.webserver --host H --port P   (DAGSTER_HOME set)
 """
@@ -34,9 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     from dagster_webserver.version import __version__
 
     from listory_pipeline.runner.dagster_fixes import SHARED_FILES, hold_sqlite_connections
+    from listory_pipeline.runner.idle_wakeups import tick_uvicorn_once_a_second
     from listory_pipeline.runner.workspace import in_process_load_target, share_the_instance_with_sensors
 
     apply_dagster_fixes()
+    tick_uvicorn_once_a_second()
     hold_sqlite_connections(only=SHARED_FILES)  # read and written all day by this process's threads
     share_the_instance_with_sensors()
     configure_loggers(log_level="INFO")
