@@ -11,13 +11,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from tests.support.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,6 @@ def postgres_bin_dir() -> Path:
     raise RuntimeError("PostgreSQL server binaries not found: `apt-get install -y postgresql` (.ci/run does this)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _as_postgres(command: list[str]) -> list[str]:
     if os.geteuid() == 0:
@@ -64,7 +59,7 @@ def running_postgres(base_dir: Path) -> Iterator[PostgresServer]:
         for parent in base_dir.parents:
             if str(parent).startswith(("/tmp", "/var/tmp")) and parent != Path("/tmp"):
                 parent.chmod(parent.stat().st_mode | 0o005)
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         _as_postgres([str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres", "--no-sync"]),
         check=True,

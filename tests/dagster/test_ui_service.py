@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,12 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.support.ports import free_port
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _descendants(root: int) -> set[int]:
@@ -60,7 +55,7 @@ def _unit_command(port: int) -> list[str]:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_listory_ui_by_path_starts_and_leaves_no_process_behind(tmp_path, stop_signal):
-    port = _free_port()
+    port = free_port()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LISTORY_HOME": str(tmp_path / "home")}
     ui = subprocess.Popen(
         _unit_command(port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -3,7 +3,6 @@ and a real DuckDB warehouse and landing zone."""
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
@@ -11,6 +10,7 @@ from listory_pipeline.cli import main
 from listory_pipeline.users import login
 
 from tests.integration.test_login_flow import FakeBrowser
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -23,11 +23,6 @@ def cli_env(listory_home, monkeypatch):
     return listory_home
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def _use_browser(monkeypatch, browser: FakeBrowser) -> None:
     monkeypatch.setattr(login, "browser_available", lambda: True)
@@ -37,7 +32,7 @@ def _use_browser(monkeypatch, browser: FakeBrowser) -> None:
 def test_cli_login_registers_the_user_and_prints_no_token(cli_env, monkeypatch, capsys):
     browser = FakeBrowser(sim_user="sim-emeka")
     _use_browser(monkeypatch, browser)
-    port = _free_port()
+    port = free_port()
     assert main(["login", "--port", str(port), "--timezone", "Africa/Lagos", "--timeout", "30"]) == 0
     out = capsys.readouterr().out
     assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in out
@@ -54,7 +49,7 @@ def test_cli_login_with_a_per_user_app(cli_env, monkeypatch, tmp_path, capsys):
     secret_file.write_text(config.client_secret + "\n")
     _use_browser(monkeypatch, FakeBrowser(sim_user="sim-bruno"))
     code = main([
-        "login", "--port", str(_free_port()), "--timeout", "30",
+        "login", "--port", str(free_port()), "--timeout", "30",
         "--client-id", config.client_id, "--client-secret-file", str(secret_file),
     ])
     assert code == 0
@@ -66,7 +61,7 @@ def test_cli_login_with_a_per_user_app(cli_env, monkeypatch, tmp_path, capsys):
 def test_cli_login_no_browser_times_out_cleanly(cli_env, monkeypatch, capsys):
     opened = []
     monkeypatch.setattr(login, "open_system_browser", opened.append)
-    assert main(["login", "--port", str(_free_port()), "--no-browser", "--timeout", "0.5"]) == 1
+    assert main(["login", "--port", str(free_port()), "--no-browser", "--timeout", "0.5"]) == 1
     captured = capsys.readouterr()
     assert "No browser is opened here" in captured.out and "ssh -L" in captured.out
     assert "login failed: no redirect reached" in captured.err
@@ -76,7 +71,7 @@ def test_cli_login_no_browser_times_out_cleanly(cli_env, monkeypatch, capsys):
 def test_cli_login_rejects_a_wrong_state(cli_env, monkeypatch, capsys):
     browser = FakeBrowser(tamper=lambda location: location.replace("state=", "state=x"))
     _use_browser(monkeypatch, browser)
-    assert main(["login", "--port", str(_free_port()), "--timeout", "30"]) == 1
+    assert main(["login", "--port", str(free_port()), "--timeout", "30"]) == 1
     assert "wrong or missing `state`" in capsys.readouterr().err
     assert browser.page.status_code == 400
     assert cli_env.registry.list() == []

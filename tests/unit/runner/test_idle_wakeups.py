@@ -5,7 +5,6 @@ its interval and stops at once, and a sensor's tick purge runs again once its pa
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from email.utils import parsedate_to_datetime
@@ -16,6 +15,7 @@ from dagster._daemon.daemon import IntervalDaemon, SpanMarker
 
 from listory_pipeline.runner import idle_wakeups
 from listory_pipeline.runner.idle_wakeups import ThrottledTickPurge
+from tests.support.ports import free_port
 
 
 async def _hello(scope, receive, send) -> None:
@@ -25,16 +25,11 @@ async def _hello(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def test_uvicorn_serves_with_a_current_date_wakes_once_a_second_and_stops_when_asked(monkeypatch):
     monkeypatch.setattr(uvicorn.Server, "main_loop", uvicorn.Server.main_loop)  # restored after the test
     idle_wakeups.tick_uvicorn_once_a_second()
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(_hello, host="127.0.0.1", port=port, log_level="warning"))
     ticks = []
     original_on_tick = server.on_tick
