@@ -1,9 +1,9 @@
 """What the daemon and the webserver of `listory ui` spend while nothing happens.
 
-They run all day, so a wake-up that finds nothing to do is paid ~86,000 times a day per
-tenth of a second of cadence. Measured on this machine (README, "Instance cost"), the daemon
-and the webserver spent ~0.5 CPU-s a minute between crawl runs, and three loops made a good
-part of it without doing any work:
+They run all day, so a loop that wakes every tenth of a second with nothing to do is paid
+864,000 times a day. Measured on this machine (README, "Bounded history", the instance's
+cost), the daemon and the webserver spent ~0.5 CPU-s a minute besides the crawl runs, and
+three loops made a good part of it without doing any work:
 
 - **uvicorn's main loop wakes ten times a second**, to refresh the `Date` header once a
   second and to notice a stop request: a bare asyncio loop sleeping 0.1 s costs ~4 CPU-s
