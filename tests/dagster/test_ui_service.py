@@ -14,7 +14,6 @@ import pytest
 from tests.support.ports import free_port
 
 
-
 def _descendants(root: int) -> set[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():

@@ -23,7 +23,6 @@ def cli_env(listory_home, monkeypatch):
     return listory_home
 
 
-
 def _use_browser(monkeypatch, browser: FakeBrowser) -> None:
     monkeypatch.setattr(login, "browser_available", lambda: True)
     monkeypatch.setattr(login, "open_system_browser", browser)

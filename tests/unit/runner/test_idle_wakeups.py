@@ -25,7 +25,6 @@ async def _hello(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
-
 def test_uvicorn_serves_with_a_current_date_wakes_once_a_second_and_stops_when_asked(monkeypatch):
     monkeypatch.setattr(uvicorn.Server, "main_loop", uvicorn.Server.main_loop)  # restored after the test
     idle_wakeups.tick_uvicorn_once_a_second()
