@@ -20,6 +20,8 @@ import pytest
 from listory_pipeline.cli import main
 from listory_pipeline.settings import load_settings
 
+from tests.support.ports import free_port
+
 HOLD_WRITER = textwrap.dedent(
     """
     import sys, time, duckdb
@@ -238,9 +240,7 @@ def test_simulator_export_paths_and_spans(fresh_home, capsys):
 
 
 def test_demo_says_when_the_simulator_cannot_be_reached(fresh_home, monkeypatch, capsys):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     monkeypatch.setenv("LISTORY_SIMULATOR_URL", f"http://127.0.0.1:{port}")
     line = _one_line_failure(capsys, main(["demo", "--users", "1", "--no-history", "--no-reports"]))
     assert line.startswith(f"cannot reach the simulator at http://127.0.0.1:{port}")

@@ -3,7 +3,6 @@ and a real DuckDB warehouse and landing zone."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from listory_pipeline.cli import main
